@@ -1,0 +1,60 @@
+"""Alembic environment: Flask-Migrate + GeoAlchemy2 helpers (keeps spatial_ref_sys, no duplicate spatial indexes)."""
+import logging
+from logging.config import fileConfig
+
+from alembic import context
+from flask import current_app
+from geoalchemy2 import alembic_helpers
+
+config = context.config
+fileConfig(config.config_file_name)
+logger = logging.getLogger("alembic.env")
+
+
+def get_engine():
+    return current_app.extensions["migrate"].db.engine
+
+
+def get_metadata():
+    return current_app.extensions["migrate"].db.metadata
+
+
+config.set_main_option("sqlalchemy.url", get_engine().url.render_as_string(hide_password=False).replace("%", "%%"))
+
+
+def run_migrations_offline():
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"), target_metadata=get_metadata(), literal_binds=True,
+        include_object=alembic_helpers.include_object, process_revision_directives=alembic_helpers.writer,
+        render_item=alembic_helpers.render_item, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online():
+    def process_revision_directives(context_, revision, directives):
+        if getattr(config.cmd_opts, "autogenerate", False):
+            script = directives[0]
+            if script.upgrade_ops.is_empty():
+                directives[:] = []
+                logger.info("No changes in schema detected.")
+                return
+        alembic_helpers.writer(context_, revision, directives)
+
+    conf_args = dict(current_app.extensions["migrate"].configure_args)
+    conf_args.setdefault("process_revision_directives", process_revision_directives)
+    conf_args["compare_type"] = True
+    connectable = get_engine()
+    with connectable.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=get_metadata(),
+            include_object=alembic_helpers.include_object, render_item=alembic_helpers.render_item,
+            **conf_args)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

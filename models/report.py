@@ -1,0 +1,117 @@
+"""A resident's report (signalement), its photos, and the contact details kept apart from it."""
+import enum
+import uuid
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+                        Text, UniqueConstraint, func, Uuid)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models import db
+
+
+class ReportStatus(str, enum.Enum):
+    RECEIVED = "received"          # routed to a unit, nobody has looked yet
+    ACKNOWLEDGED = "acknowledged"  # an officer took it (pris en compte)
+    DISPATCHED = "dispatched"      # a patrol was sent
+    RESOLVED = "resolved"          # outcome known
+    CLOSED = "closed"              # no further action; resident may reopen once within 7 days
+    REJECTED = "rejected"          # not a matter for the police, with a reason
+
+    @classmethod
+    def open_values(cls):
+        return (cls.RECEIVED.value, cls.ACKNOWLEDGED.value, cls.DISPATCHED.value)
+
+
+class Report(db.Model):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unguessable public reference, e.g. "PX-7K3M9QW2TD"; the only identifier that leaves the system.
+    reference: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), nullable=False, index=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    # Set by the retention job: the location has been coarsened to ~100 m and photos/contact purged.
+    anonymised_at = mapped_column(DateTime(timezone=True))
+    commune_insee: Mapped[str | None] = mapped_column(ForeignKey("communes.insee_code"), index=True)
+    commune_name: Mapped[str | None] = mapped_column(Text)
+    departement_code: Mapped[str | None] = mapped_column(Text, index=True)
+    observed_at = mapped_column(DateTime(timezone=True), nullable=False)
+    received_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now(), index=True)
+    ongoing: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="received")
+    priority: Mapped[int] = mapped_column(Integer, nullable=False)
+    emergency: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # Routed unit and why (French, shown to officers and residents).
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), nullable=False, index=True)
+    routing_reason: Mapped[str] = mapped_column(Text, nullable=False)
+    # Transfer awaiting the receiving unit's decision.
+    pending_transfer_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    assigned_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"), index=True)
+    # Which channel and, for Open311, which partner key.
+    source: Mapped[str] = mapped_column(Text, nullable=False, server_default="app")
+    partner_key_id: Mapped[int | None] = mapped_column(ForeignKey("partner_keys.id"))
+    answers: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
+    # Storm from one device on one address: held for supervisor review.
+    flagged_for_review: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    outcome_code: Mapped[str | None] = mapped_column(ForeignKey("outcome_codes.code"))
+    # SLA targets fixed at reception from the category (transfers keep the clock running).
+    acknowledge_due_at = mapped_column(DateTime(timezone=True), nullable=False)
+    dispatch_due_at = mapped_column(DateTime(timezone=True), nullable=False)
+    resolve_due_at = mapped_column(DateTime(timezone=True), nullable=False)
+    closed_at = mapped_column(DateTime(timezone=True))
+    updated_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now(), index=True)
+
+    category = relationship("Category", lazy="joined")
+    unit = relationship("Unit", foreign_keys=[unit_id], lazy="joined")
+    pending_transfer_unit = relationship("Unit", foreign_keys=[pending_transfer_unit_id])
+    device = relationship("Device")
+    photos = relationship("ReportPhoto", back_populates="report", order_by="ReportPhoto.id",
+                          cascade="all, delete-orphan")
+    events = relationship("ReportEvent", back_populates="report", order_by="ReportEvent.id")
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('received', 'acknowledged', 'dispatched', 'resolved', 'closed', 'rejected')", name="status"),
+        CheckConstraint("char_length(description) <= 4000", name="description_length"),
+        Index("ix_reports_open_queue", "unit_id", "priority", "acknowledge_due_at",
+              postgresql_where="status IN ('received', 'acknowledged', 'dispatched')"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ReportStatus.open_values()
+
+
+class ReportPhoto(db.Model):
+    """A re-encoded photo (EXIF stripped). Stored in the database so an intake stays one transaction."""
+
+    __tablename__ = "report_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    content_type: Mapped[str] = mapped_column(Text, nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    report = relationship("Report", back_populates="photos")
+
+
+class ReportContact(db.Model):
+    """Optional contact details of the reporter: apart from the report, read only with an audit entry."""
+
+    __tablename__ = "report_contacts"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    created_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -1,0 +1,31 @@
+"""Proxima's Flask application factory: reads like a table of contents."""
+from flask import Flask
+
+from service.config import Settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(Settings.from_env().as_flask_config())
+    if config:
+        app.config.update(config)
+
+    from models import db
+    from service.extensions import migrate, api
+    from service import errors, health, cli, redis_client
+    from service import api as citizen_api
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    redis_client.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+    health.init_app(app)
+    citizen_api.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _migrations_dir() -> str:
+    import os
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

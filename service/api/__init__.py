@@ -1,0 +1,10 @@
+"""Citizen JSON API (`/api/v1`), for the mobile app."""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from service.extensions import api
+    from service.api import devices, categories, coverage, reports
+
+    for module in (devices, categories, coverage, reports):
+        api.register_blueprint(module.blp, url_prefix="/api/v1")

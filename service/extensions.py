@@ -1,0 +1,14 @@
+"""Unbound extension singletons, bound to the app in `create_app`."""
+from flask_migrate import Migrate
+from flask_smorest import Api as SmorestApi
+
+
+class Api(SmorestApi):
+    """flask-smorest, with error rendering left to `service.errors` (one handler for JSON, Open311, console)."""
+
+    def _register_error_handlers(self):
+        pass
+
+
+migrate = Migrate()
+api = Api()
