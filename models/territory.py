@@ -29,6 +29,8 @@ class Commune(db.Model):
     type: Mapped[str] = mapped_column(Text, nullable=False)
     departement_code: Mapped[str] = mapped_column(ForeignKey("departements.code"), nullable=False, index=True)
     population: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # SIREN of the intercommunalité (EPCI), used to group rural communes into demo brigades.
+    epci_code: Mapped[str | None] = mapped_column(Text)
     # For arrondissements, the INSEE code of the city (75056, 69123, 13055).
     parent_insee: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)

@@ -25,7 +25,9 @@ class Unit(db.Model):
     kind: Mapped[str] = mapped_column(Text, nullable=False, index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     departement_code: Mapped[str | None] = mapped_column(Text, index=True)
-    jurisdiction = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    # NULL only for supervision units (état-major, groupement) that never receive reports directly.
+    jurisdiction = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
+    receives_reports: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     # Category codes this unit handles; NULL = every category whose `forces` include this unit's kind.
     categories: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     # Weekly opening hours in Europe/Paris: {"mon": [["08:30", "19:00"]], ...}; NULL = always open (24/7).
@@ -41,6 +43,7 @@ class Unit(db.Model):
 
     __table_args__ = (
         CheckConstraint("kind IN ('police_nationale', 'gendarmerie', 'police_municipale')", name="kind"),
+        CheckConstraint("NOT receives_reports OR jurisdiction IS NOT NULL", name="routable_has_jurisdiction"),
     )
 
     KIND_LABELS_FR = {

@@ -13,7 +13,8 @@ def create_app(config: dict | None = None) -> Flask:
     from models import db
     from service.extensions import migrate, api
     from service import errors, health, cli, redis_client
-    from service import api as citizen_api
+    from service import api as citizen_api, console, dashboard, open311
+    import workers
 
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
@@ -22,6 +23,10 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     health.init_app(app)
     citizen_api.init_app(app)
+    open311.init_app(app)
+    console.init_app(app)
+    dashboard.init_app(app)
+    workers.init_app(app)
     cli.init_app(app)
     return app
 

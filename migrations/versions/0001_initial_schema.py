@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 18:53:31.635700
+Create Date: 2026-11-26 18:55:22.654251
 
 """
 from alembic import op
@@ -107,7 +107,8 @@ def upgrade():
     sa.Column('kind', sa.Text(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('departement_code', sa.Text(), nullable=True),
-    sa.Column('jurisdiction', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
+    sa.Column('jurisdiction', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),
+    sa.Column('receives_reports', sa.Boolean(), server_default='true', nullable=False),
     sa.Column('categories', sa.ARRAY(sa.Text()), nullable=True),
     sa.Column('service_hours', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('contact', postgresql.JSONB(astext_type=sa.Text()), server_default='{}', nullable=False),
@@ -116,6 +117,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("kind IN ('police_nationale', 'gendarmerie', 'police_municipale')", name=op.f('ck_units_kind')),
+    sa.CheckConstraint('NOT receives_reports OR jurisdiction IS NOT NULL', name=op.f('ck_units_routable_has_jurisdiction')),
     sa.ForeignKeyConstraint(['parent_id'], ['units.id'], name=op.f('fk_units_parent_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units')),
     sa.UniqueConstraint('code', name=op.f('uq_units_code'))
@@ -132,6 +134,7 @@ def upgrade():
     sa.Column('type', sa.Text(), nullable=False),
     sa.Column('departement_code', sa.Text(), nullable=False),
     sa.Column('population', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('epci_code', sa.Text(), nullable=True),
     sa.Column('parent_insee', sa.Text(), nullable=True),
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('town_hall', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),

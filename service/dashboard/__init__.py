@@ -1,0 +1,6 @@
+"""Placeholder: filled in by its own issue."""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    pass

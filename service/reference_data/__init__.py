@@ -1,0 +1,1 @@
+"""Reference data: categories and outcome codes, real French communes, synthetic demo units."""

@@ -1,0 +1,111 @@
+"""Test fixtures: a real PostgreSQL+PostGIS database built by the migrations, a real Redis, per-test rollback.
+
+Environment (set by `make test`; the defaults suit this machine):
+  TEST_DATABASE_URL  database used by the suite (created if missing), default .../proxima_test
+  TEST_REDIS_URL     Redis database used by the suite (flushed around each test), default redis://127.0.0.1:6379/15
+"""
+import os
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from models import db
+from service.config import normalise_database_url
+
+TEST_DATABASE_URL = normalise_database_url(
+    os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/proxima_test"))
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Tables holding reference data, which the suite loads once and keeps between runs.
+REFERENCE_TABLES = {"categories", "outcome_codes", "departements", "communes", "units", "spatial_ref_sys",
+                    "alembic_version"}
+
+
+def _ensure_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).scalar()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def _test_config() -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL,
+        "REDIS_URL": TEST_REDIS_URL,
+        "RATELIMIT_STORAGE_URI": TEST_REDIS_URL,
+        "SECRET_KEY": "test-secret",
+        "PROXIMA_ENV": "test",
+        "FCM_CREDENTIALS_FILE": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The application on the test database: migrated to head, reference data loaded once."""
+    _ensure_database(TEST_DATABASE_URL)
+    from service import create_app
+    application = create_app(_test_config())
+    with application.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+        from service.reference_data.loader import ensure_reference_data
+        ensure_reference_data(quiet=True)
+        _truncate_transactional_tables()
+    yield application
+
+
+def _truncate_transactional_tables() -> None:
+    tables = [t.name for t in db.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    db.session.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+    # Units created by tests (imports) are not synthetic demo units.
+    db.session.execute(text("DELETE FROM units WHERE NOT synthetic"))
+    db.session.commit()
+
+
+@pytest.fixture
+def redis_conn(app):
+    conn = redis.Redis.from_url(TEST_REDIS_URL)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+@pytest.fixture
+def db_session(app, redis_conn):
+    """Each test runs inside a transaction that is rolled back; app code may commit (savepoints)."""
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        engines = db.engines
+        original = engines[None]
+        engines[None] = connection
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            engines[None] = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db_session):
+    return app.test_client()
+
+
+@pytest.fixture
+def committed(app, redis_conn):
+    """For tests that need real commits seen by other connections or processes (races, workers, servers).
+
+    Nothing is rolled back: transactional tables are truncated after the test.
+    """
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+        _truncate_transactional_tables()
