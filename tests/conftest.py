@@ -53,7 +53,7 @@ def app():
     application = create_app(_test_config())
     with application.app_context():
         from flask_migrate import upgrade
-        upgrade()
+        upgrade(revision="heads")  # every branch; a test asserts there is only one head
         from service.reference_data.loader import ensure_reference_data
         ensure_reference_data(quiet=True)
         _truncate_transactional_tables()
