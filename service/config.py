@@ -50,6 +50,8 @@ class Settings:
     ratelimit_enabled: bool
     login_max_failures: int
     login_lock_minutes: int
+    open311_jurisdiction_id: str
+    open311_contact: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -73,6 +75,8 @@ class Settings:
             ratelimit_enabled=_bool("RATELIMIT_ENABLED", True),
             login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
             login_lock_minutes=_int("LOGIN_LOCK_MINUTES", 15),
+            open311_jurisdiction_id=_str("OPEN311_JURISDICTION_ID", "proxima.interieur.gouv.fr"),
+            open311_contact=_str("OPEN311_CONTACT", "Proxima — référent Open311 de la DGPN / DGGN"),
         )
 
     def as_flask_config(self) -> dict:
@@ -102,6 +106,8 @@ class Settings:
             "RATELIMIT_STORAGE_URI": self.redis_url,
             "LOGIN_MAX_FAILURES": self.login_max_failures,
             "LOGIN_LOCK_MINUTES": self.login_lock_minutes,
+            "OPEN311_JURISDICTION_ID": self.open311_jurisdiction_id,
+            "OPEN311_CONTACT": self.open311_contact,
             # flask-smorest / OpenAPI
             "API_TITLE": "Proxima — API citoyenne",
             "API_VERSION": "v1",
