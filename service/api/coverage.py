@@ -1,3 +1,33 @@
-from flask_smorest import Blueprint
+"""Who would handle a report here, now: the routing decision without writing anything."""
+from flask_smorest import Blueprint, abort
 
-blp = Blueprint("coverage", __name__)
+from models import Category, Unit, db
+from service.api.presenters import unit_dict
+from service.api.schemas import CoverageQuerySchema, CoverageSchema
+from service.intake import OUTSIDE_TERRITORY
+from service.routing import NoCompetentUnit, OutsideTerritory, route
+from sqlalchemy import func, select
+
+blp = Blueprint("coverage", __name__, description="Couverture : quelle unité est compétente ici et maintenant")
+
+
+@blp.get("/coverage")
+@blp.arguments(CoverageQuerySchema, location="query")
+@blp.response(200, CoverageSchema)
+def coverage(query):
+    category = db.session.get(Category, query["category"])
+    if category is None:
+        abort(422, message="Catégorie inconnue.", errors={"query": {"category": ["Catégorie inconnue."]}})
+    now = db.session.execute(select(func.now())).scalar_one()
+    try:
+        placement = route(query["lon"], query["lat"], category.code, category.forces, now)
+    except OutsideTerritory:
+        abort(422, message=OUTSIDE_TERRITORY, errors={"query": {"lat": [OUTSIDE_TERRITORY]}})
+    except NoCompetentUnit:
+        abort(422, message="Aucune unité compétente ici pour cette catégorie.",
+              errors={"query": {"category": ["Aucune unité compétente ici pour cette catégorie."]}})
+    unit = db.session.get(Unit, placement.decision.unit.id)
+    commune = placement.commune
+    return {"commune": {"insee_code": commune.insee_code, "name": commune.name,
+                        "departement_code": commune.departement_code},
+            "unit": unit_dict(unit), "reason": placement.decision.reason}

@@ -1,3 +1,108 @@
-from flask_smorest import Blueprint
+"""Residents' reports: intake (JSON or multipart with photos), and the device's own reports."""
+import json
 
-blp = Blueprint("reports", __name__)
+from flask import request
+from flask_smorest import Blueprint, abort
+from marshmallow import ValidationError
+
+from models import Report, db
+from service.api.auth import current_device, device_required
+from service.api.presenters import created_dict, report_dict
+from service.api.schemas import ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema, ReportSchema
+from service.intake import IntakeRejected, ReportSubmission, submit_report
+
+blp = Blueprint("reports", __name__, description="Signalements")
+
+MULTIPART_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ReportCreateSchema},
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["report"],
+                "properties": {
+                    "report": {"type": "string", "description": "The JSON body, as a string"},
+                    "photos": {"type": "array", "items": {"type": "string", "format": "binary"},
+                               "description": "Up to 3 JPEG or PNG photos"}}}},
+        },
+    },
+    "parameters": [{"in": "header", "name": "Idempotency-Key", "required": False,
+                    "schema": {"type": "string", "maxLength": 200},
+                    "description": "Retrying with the same key returns the same report and creates nothing."}],
+}
+
+
+@blp.post("/reports")
+@device_required
+@blp.doc(**MULTIPART_DOC)
+@blp.response(201, ReportCreatedSchema)
+@blp.alt_response(422, description="Invalid report (field messages) or place outside the served territories")
+def create_report():
+    body, photos = _read_submission()
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and len(key) > 200:
+        abort(422, message="Idempotency-Key trop longue.", errors={"Idempotency-Key": ["200 caractères au plus."]})
+    device = current_device()
+    submission = ReportSubmission(
+        category_code=body["category"], description=body["description"], lat=body["location"]["lat"],
+        lon=body["location"]["lon"], accuracy_m=body["location"].get("accuracy_m"),
+        observed_at=body.get("observed_at"), ongoing=body["ongoing"], answers=body["answers"], photos=photos,
+        contact=body.get("contact"), device=device, source="app",
+        idempotency_scope=f"device:{device.id}", idempotency_key=key)
+    try:
+        result = submit_report(submission)
+    except IntakeRejected as exc:
+        abort(422, message=exc.message, errors={"json": exc.errors})
+    headers = {} if result.created else {"Idempotent-Replayed": "true"}
+    return created_dict(result.report, result.emergency_notice), 201, headers
+
+
+def _read_submission() -> tuple[dict, list[bytes]]:
+    """The JSON body, or multipart with the JSON in a `report` field and `photos` files."""
+    photos: list[bytes] = []
+    if request.mimetype == "multipart/form-data":
+        raw = request.form.get("report")
+        if raw is None:
+            abort(422, message="Champ « report » manquant.", errors={"form": {"report": ["Champ obligatoire."]}})
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            abort(422, message="Le champ « report » n'est pas du JSON valide.",
+                  errors={"form": {"report": ["JSON invalide."]}})
+        photos = [f.read() for f in request.files.getlist("photos")]
+        location = "form"
+    else:
+        data = request.get_json(silent=True)
+        if data is None:
+            abort(422, message="Corps JSON attendu.", errors={"json": {"_schema": ["Corps JSON invalide ou absent."]}})
+        location = "json"
+    if not isinstance(data, dict):
+        abort(422, message="Un objet JSON est attendu.", errors={location: {"_schema": ["Objet attendu."]}})
+    try:
+        return ReportCreateSchema().load(data), photos
+    except ValidationError as exc:
+        abort(422, message="Le signalement contient des erreurs.", errors={location: exc.messages})
+
+
+@blp.get("/reports")
+@device_required
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, ReportCreatedSchema(many=True))
+def list_reports(query):
+    device = current_device()
+    return [created_dict(r, None) for r in db.session.execute(
+        db.select(Report).where(Report.device_id == device.id).order_by(Report.received_at.desc(), Report.id.desc())
+        .limit(query["page_size"]).offset((query["page"] - 1) * query["page_size"])).scalars()]
+
+
+@blp.get("/reports/<string:reference>")
+@device_required
+@blp.response(200, ReportSchema)
+@blp.alt_response(404, description="No such report for this device")
+def show_report(reference):
+    device = current_device()
+    report = db.session.execute(
+        db.select(Report).where(Report.reference == reference, Report.device_id == device.id)).scalar_one_or_none()
+    if report is None:
+        abort(404, message="Signalement introuvable.")
+    return report_dict(report, device.locale)

@@ -1,0 +1,34 @@
+"""Bearer-token authentication of residents' devices (no account, no name)."""
+from functools import wraps
+
+from flask import g, request
+from flask_smorest import abort
+
+from models import Device, db
+from service.devices import hash_secret
+
+
+def _authenticate() -> Device | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return db.session.execute(
+        db.select(Device).where(Device.token_hash == hash_secret(token.strip()))).scalar_one_or_none()
+
+
+def device_required(view):
+    """401 without a valid `Authorization: Bearer <token>`; the device is then `current_device()`."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        device = _authenticate()
+        if device is None:
+            abort(401, message="Jeton d'appareil absent ou invalide (Authorization: Bearer <token>).",
+                  headers={"WWW-Authenticate": 'Bearer realm="proxima"'})
+        g.device = device
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def current_device() -> Device:
+    return g.device

@@ -1,0 +1,89 @@
+"""What a resident sees of a report: fields and a citizen-facing timeline, in their locale."""
+from datetime import timedelta
+
+from geoalchemy2.shape import to_shape
+
+from models import OutcomeCode, Report, ReportEvent, db
+from models.event import CITIZEN_VISIBLE
+
+# A resident may reopen a closed report once, within this delay.
+REOPEN_WINDOW = timedelta(days=7)
+
+TIMELINE_TEXT = {
+    "created": ("Signalement reçu.", "Report received."),
+    "routed": ("Transmis à {unit}.", "Sent to {unit}."),
+    "acknowledged": ("Pris en compte par {unit}.", "Acknowledged by {unit}."),
+    "dispatched": ("Une patrouille a été engagée.", "A patrol has been dispatched."),
+    "transfer_accepted": ("Transféré à {unit}, compétente.", "Transferred to {unit}, which is competent."),
+    "resolved": ("Intervention terminée.", "Intervention completed."),
+    "closed": ("Signalement clôturé.", "Report closed."),
+    "rejected": ("Signalement non retenu.", "Report not taken forward."),
+    "reopened": ("Signalement rouvert.", "Report reopened."),
+    "merged": ("Regroupé avec d'autres signalements du même fait.", "Grouped with other reports of the same event."),
+}
+
+
+def unit_dict(unit) -> dict:
+    return {"id": unit.id, "name": unit.name, "kind": unit.kind, "synthetic": unit.synthetic}
+
+
+def created_dict(report: Report, emergency_notice: str | None) -> dict:
+    return {
+        "reference": report.reference,
+        "status": report.status,
+        "category": report.category_code,
+        "commune": {"insee_code": report.commune_insee, "name": report.commune_name,
+                    "departement_code": report.departement_code},
+        "unit": unit_dict(report.unit),
+        "routing_reason": report.routing_reason,
+        "expected_acknowledgement_by": report.acknowledge_due_at,
+        "created_at": report.received_at,
+        "emergency_notice": emergency_notice,
+        "duplicate_of_incident": report.incident_id is not None,
+    }
+
+
+def timeline(report: Report, locale: str) -> list[dict]:
+    events = db.session.execute(
+        db.select(ReportEvent).where(ReportEvent.report_id == report.id, ReportEvent.citizen_visible)
+        .order_by(ReportEvent.at, ReportEvent.id)).scalars().all()
+    outcomes = {o.code: o for o in db.session.execute(db.select(OutcomeCode)).scalars()}
+    entries = []
+    for event in events:
+        if event.type not in {e.value for e in CITIZEN_VISIBLE}:
+            continue
+        fr, en = TIMELINE_TEXT.get(event.type, (event.type, event.type))
+        unit_name = report.unit.name
+        text = (en if locale == "en" else fr).format(unit=unit_name)
+        if event.type == "rejected" and event.text:
+            text = f"{text} {event.text}"
+        outcome = None
+        if event.outcome_code and event.outcome_code in outcomes:
+            o = outcomes[event.outcome_code]
+            outcome = {"code": o.code, "label": o.label_en if locale == "en" else o.label_fr,
+                       "text": o.citizen_text_en if locale == "en" else o.citizen_text_fr}
+        entries.append({"type": event.type, "at": event.at, "text": text, "outcome": outcome})
+    return entries
+
+
+def report_dict(report: Report, locale: str) -> dict:
+    point = to_shape(report.location)
+    body = created_dict(report, None)
+    body.update({
+        "description": report.description,
+        "observed_at": report.observed_at,
+        "ongoing": report.ongoing,
+        "answers": report.answers,
+        "photos": len(report.photos),
+        "location": {"lat": point.y, "lon": point.x, "accuracy_m": report.accuracy_m},
+        "timeline": timeline(report, locale),
+        "can_reopen_until": (report.closed_at + REOPEN_WINDOW
+                             if report.status == "closed" and report.closed_at and report.reopen_count == 0 else None),
+        "feedback_given": _has_feedback(report),
+    })
+    return body
+
+
+def _has_feedback(report: Report) -> bool:
+    from models import Feedback
+    return db.session.get(Feedback, report.id) is not None
