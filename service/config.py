@@ -41,7 +41,13 @@ class Settings:
     fcm_project_id: str | None
     fcm_endpoint: str
     push_max_attempts: int
+    push_backoff_base_s: int
+    push_backoff_max_s: int
+    push_http_timeout_s: int
+    push_sending_timeout_s: int
+    outbox_relay_interval_s: int
     satisfaction_delay_min: int
+    sla_escalation_delay_min: int
     session_cookie_secure: bool
     tile_url: str
     photo_max_bytes: int
@@ -66,7 +72,13 @@ class Settings:
             fcm_project_id=_str("FCM_PROJECT_ID", None),
             fcm_endpoint=_str("FCM_ENDPOINT", "https://fcm.googleapis.com"),
             push_max_attempts=_int("PUSH_MAX_ATTEMPTS", 8),
+            push_backoff_base_s=_int("PUSH_BACKOFF_BASE_S", 30),
+            push_backoff_max_s=_int("PUSH_BACKOFF_MAX_S", 3600),
+            push_http_timeout_s=_int("PUSH_HTTP_TIMEOUT_S", 10),
+            push_sending_timeout_s=_int("PUSH_SENDING_TIMEOUT_S", 120),
+            outbox_relay_interval_s=_int("OUTBOX_RELAY_INTERVAL_S", 5),
             satisfaction_delay_min=_int("SATISFACTION_DELAY_MIN", 60),
+            sla_escalation_delay_min=_int("SLA_ESCALATION_DELAY_MIN", 30),
             session_cookie_secure=_bool("SESSION_COOKIE_SECURE", False),
             tile_url=_str("MAP_TILE_URL", ""),
             photo_max_bytes=_int("PHOTO_MAX_BYTES", 8 * 1024 * 1024),
@@ -92,7 +104,13 @@ class Settings:
             "FCM_PROJECT_ID": self.fcm_project_id,
             "FCM_ENDPOINT": self.fcm_endpoint,
             "PUSH_MAX_ATTEMPTS": self.push_max_attempts,
+            "PUSH_BACKOFF_BASE_S": self.push_backoff_base_s,
+            "PUSH_BACKOFF_MAX_S": self.push_backoff_max_s,
+            "PUSH_HTTP_TIMEOUT_S": self.push_http_timeout_s,
+            "PUSH_SENDING_TIMEOUT_S": self.push_sending_timeout_s,
+            "OUTBOX_RELAY_INTERVAL_S": self.outbox_relay_interval_s,
             "SATISFACTION_DELAY_MIN": self.satisfaction_delay_min,
+            "SLA_ESCALATION_DELAY_MIN": self.sla_escalation_delay_min,
             "SESSION_COOKIE_SECURE": self.session_cookie_secure,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
