@@ -38,7 +38,7 @@ MULTIPART_DOC = {
 @blp.response(201, ReportCreatedSchema)
 @blp.alt_response(422, description="Invalid report (field messages) or place outside the served territories")
 def create_report():
-    body, photos = _read_submission()
+    body, photos, location = _read_submission()
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > 200:
         abort(422, message="Idempotency-Key trop longue.", errors={"Idempotency-Key": ["200 caractères au plus."]})
@@ -52,12 +52,12 @@ def create_report():
     try:
         result = submit_report(submission)
     except IntakeRejected as exc:
-        abort(422, message=exc.message, errors={"json": exc.errors})
+        abort(422, message=exc.message, errors={location: exc.errors})
     headers = {} if result.created else {"Idempotent-Replayed": "true"}
     return created_dict(result.report, result.emergency_notice), 201, headers
 
 
-def _read_submission() -> tuple[dict, list[bytes]]:
+def _read_submission() -> tuple[dict, list[bytes], str]:
     """The JSON body, or multipart with the JSON in a `report` field and `photos` files."""
     photos: list[bytes] = []
     if request.mimetype == "multipart/form-data":
@@ -79,7 +79,7 @@ def _read_submission() -> tuple[dict, list[bytes]]:
     if not isinstance(data, dict):
         abort(422, message="Un objet JSON est attendu.", errors={location: {"_schema": ["Objet attendu."]}})
     try:
-        return ReportCreateSchema().load(data), photos
+        return ReportCreateSchema().load(data), photos, location
     except ValidationError as exc:
         abort(422, message="Le signalement contient des erreurs.", errors={location: exc.messages})
 

@@ -55,6 +55,10 @@ class AttributeValueSchema(Schema):
 
 
 class AttributeSchema(Schema):
+    # Attributes are plain dicts: read keys explicitly (a dict's .values method must never be serialised).
+    def get_attribute(self, obj, attr, default):
+        return obj.get(attr, [] if attr == "values" else default)
+
     code = fields.String()
     datatype = fields.String()
     required = fields.Boolean()

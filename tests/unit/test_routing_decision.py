@@ -1,0 +1,78 @@
+"""The routing decision as a pure function: precedence, competence, service hours, fallback."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from service.hours import is_open
+from service.routing import NoCompetentUnit, UnitCandidate, decide
+
+PARIS = ZoneInfo("Europe/Paris")
+DAYTIME = {d: [["07:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat")}
+PN = UnitCandidate(1, "Commissariat de Ville", "police_nationale", None, None, area=0.01)
+PM = UnitCandidate(2, "Police municipale de Ville", "police_municipale", None, DAYTIME, area=0.01)
+GN = UnitCandidate(3, "Brigade de Bourg", "gendarmerie", None, None, area=0.2)
+NOISE_FORCES = ["police_municipale", "police_nationale", "gendarmerie"]
+
+
+def at(hhmm: str, day: int = 26) -> datetime:  # 2026-11-26 is a Thursday
+    hours, minutes = map(int, hhmm.split(":"))
+    return datetime(2026, 11, day, hours, minutes, tzinfo=PARIS)
+
+
+def test_first_force_in_category_order_wins_when_open():
+    decision = decide([PN, PM], "nuisance_sonore", NOISE_FORCES, at("10:00"))
+    assert decision.unit is PM
+    assert decision.reason == "Zone police municipale, Police municipale de Ville"
+
+
+def test_closed_police_municipale_falls_through_and_is_named_in_the_reason():
+    decision = decide([PN, PM], "nuisance_sonore", NOISE_FORCES, at("23:40"))
+    assert decision.unit is PN
+    assert decision.reason == ("Zone police nationale, Commissariat de Ville ; "
+                               "Police municipale de Ville (police municipale) fermée à 23:40")
+
+
+def test_sunday_is_closed_for_daytime_police_municipale():
+    assert not is_open(DAYTIME, at("11:00", day=29))  # Sunday
+    assert decide([PN, PM], "nuisance_sonore", NOISE_FORCES, at("11:00", day=29)).unit is PN
+
+
+def test_category_restricted_unit_is_not_competent():
+    restricted_pm = UnitCandidate(2, "PM", "police_municipale", ("stationnement_genant",), None, area=0.01)
+    assert decide([PN, restricted_pm], "nuisance_sonore", NOISE_FORCES, at("10:00")).unit is PN
+
+
+def test_force_not_listed_for_category_is_never_chosen():
+    with pytest.raises(NoCompetentUnit):
+        decide([PM], "point_de_deal", ["police_nationale", "gendarmerie"], at("10:00"))
+
+
+def test_smallest_jurisdiction_wins_within_a_force():
+    big = UnitCandidate(10, "Grand", "police_nationale", None, None, area=1.0)
+    small = UnitCandidate(11, "Petit", "police_nationale", None, None, area=0.1)
+    assert decide([big, small], "autre", ["police_nationale"], at("10:00")).unit is small
+
+
+def test_nearest_unit_fallback_is_explained_with_its_distance():
+    near = UnitCandidate(5, "Brigade de Côte", "gendarmerie", None, None, area=0.1, distance_m=1144.2)
+    decision = decide([near], "autre", ["police_nationale", "gendarmerie"], at("10:00"))
+    assert decision.fallback_distance_m == pytest.approx(1144.2)
+    assert "la plus proche" in decision.reason and "1144 m" in decision.reason
+
+
+def test_all_competent_units_closed_still_routes_and_says_so():
+    decision = decide([PM], "depot_sauvage", ["police_municipale"], at("23:00"))
+    assert decision.unit is PM
+    assert decision.reason.endswith("aucune unité ouverte à cette heure")
+
+
+@pytest.mark.parametrize("hours, when, expected", [
+    ({"thu": [["22:00", "06:00"]]}, "23:30", True),
+    ({"wed": [["22:00", "06:00"]]}, "05:00", True),
+    ({"wed": [["22:00", "06:00"]]}, "06:30", False),
+    ({"thu": [["08:00", "24:00"]]}, "23:59", True),
+    ({}, "12:00", False),
+])
+def test_service_hours_across_midnight(hours, when, expected):
+    assert is_open(hours, at(when)) is expected
