@@ -35,7 +35,7 @@ def test_migrations_upgrade_downgrade_and_upgrade_again_on_an_empty_database():
         downgrade(revision="base")
         tables = db.session.execute(text(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' "
-            "AND table_name NOT IN ('spatial_ref_sys', 'alembic_version')")).scalar()
+            "AND table_type = 'BASE TABLE' AND table_name NOT IN ('spatial_ref_sys', 'alembic_version')")).scalar()
         assert tables == 0
         upgrade(revision="heads")
         db.session.remove()
