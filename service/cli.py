@@ -3,4 +3,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from service.reference_data import cli as reference_data_cli
+
+    reference_data_cli.init_app(app)
