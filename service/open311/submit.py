@@ -21,8 +21,9 @@ from service.open311.errors import bad_request
 from service.open311.params import value
 
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
-# A tag-like sequence: `<p>`, `</b>`, `<!-- -->`, `<br/>`. A lone "<" (as in "a < b") is plain text.
-_HTML = re.compile(r"<\s*/?\s*[a-zA-Z!?][^<>]*>|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+# A tag (`<p>`, `</b>`, `<!-- -->`, `<br/>`) or a character entity. "a < b" or "3 > 2" is plain text: in HTML
+# too, a tag name follows "<" immediately.
+_HTML = re.compile(r"</?[a-zA-Z!?][^<>]*>|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
 def parse_attributes(form: MultiDict) -> dict:
