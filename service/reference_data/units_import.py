@@ -168,14 +168,16 @@ def _geometry(raw: dict) -> tuple[MultiPolygon | None, list[str]]:
         geom = shapely.force_2d(shape(raw))
     except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
         return None, [f"geometry: unreadable coordinates ({exc})"]
-    if geom.is_empty or geom.area == 0:
-        return None, ["geometry: empty or of zero area"]
+    if geom.is_empty:
+        return None, ["geometry: empty"]
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         return None, [f"geometry: coordinates out of range (bounds {minx:.4f}, {miny:.4f}, {maxx:.4f}, {maxy:.4f}); "
                       "expected longitude, latitude in WGS 84"]
     if not geom.is_valid:
         return None, [f"geometry: invalid polygon ({explain_validity(geom)})"]
+    if geom.area == 0:
+        return None, ["geometry: zero area"]
     if isinstance(geom, Polygon):
         geom = MultiPolygon([geom])
     return geom, []
