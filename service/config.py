@@ -37,6 +37,8 @@ class Settings:
     secret_key: str
     env: str
     fallback_distance_m: int
+    routing_index: str
+    routing_index_ttl_s: float
     fcm_credentials_file: str | None
     fcm_project_id: str | None
     fcm_endpoint: str
@@ -68,6 +70,8 @@ class Settings:
             secret_key=_str("SECRET_KEY", "dev-only-not-secret"),
             env=_str("PROXIMA_ENV", "development"),
             fallback_distance_m=_int("ROUTING_FALLBACK_DISTANCE_M", 2000),
+            routing_index=_str("ROUTING_INDEX", "memory"),
+            routing_index_ttl_s=float(_str("ROUTING_INDEX_TTL_S", "5")),
             fcm_credentials_file=_str("FCM_CREDENTIALS_FILE", None),
             fcm_project_id=_str("FCM_PROJECT_ID", None),
             fcm_endpoint=_str("FCM_ENDPOINT", "https://fcm.googleapis.com"),
@@ -100,6 +104,8 @@ class Settings:
             "REDIS_URL": self.redis_url,
             "PROXIMA_ENV": self.env,
             "ROUTING_FALLBACK_DISTANCE_M": self.fallback_distance_m,
+            "ROUTING_INDEX": self.routing_index,
+            "ROUTING_INDEX_TTL_S": self.routing_index_ttl_s,
             "FCM_CREDENTIALS_FILE": self.fcm_credentials_file,
             "FCM_PROJECT_ID": self.fcm_project_id,
             "FCM_ENDPOINT": self.fcm_endpoint,

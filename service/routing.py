@@ -131,15 +131,39 @@ def _candidate(row) -> UnitCandidate:
                          row.service_hours, row.area, float(row.distance_m))
 
 
+def _index():
+    """The process's in-memory index when ROUTING_INDEX is "memory" (default), else None (PostGIS only)."""
+    if current_app.config.get("ROUTING_INDEX", "memory") != "memory":
+        return None
+    index = current_app.extensions.get("spatial_index")
+    if index is None:
+        from service.spatial_index import SpatialIndex
+        index = current_app.extensions["spatial_index"] = SpatialIndex(current_app.config["ROUTING_INDEX_TTL_S"])
+    return index
+
+
 def units_at(lon: float, lat: float, max_fallback_m: float) -> list[UnitCandidate]:
-    rows = db.session.execute(_UNITS_AT, {"lon": lon, "lat": lat}).all()
-    if not rows:
-        rows = db.session.execute(_UNITS_NEAR, {"lon": lon, "lat": lat, "max_m": max_fallback_m}).all()
+    index = _index()
+    if index is not None:
+        hits = index.units_at(lon, lat)
+        if hits:
+            return [UnitCandidate(r[0], r[1], r[2], tuple(r[3]) if r[3] is not None else None, r[4], r[5], 0.0)
+                    for r in hits]
+    else:
+        rows = db.session.execute(_UNITS_AT, {"lon": lon, "lat": lat}).all()
+        if rows:
+            return [_candidate(r) for r in rows]
+    rows = db.session.execute(_UNITS_NEAR, {"lon": lon, "lat": lat, "max_m": max_fallback_m}).all()
     return [_candidate(r) for r in rows]
 
 
 def commune_at(lon: float, lat: float, max_fallback_m: float) -> CommuneRef | None:
-    row = db.session.execute(_COMMUNE_AT, {"lon": lon, "lat": lat}).first()
+    index = _index()
+    if index is not None:
+        hit = index.commune_at(lon, lat)
+        row = (*hit, 0.0) if hit else None
+    else:
+        row = db.session.execute(_COMMUNE_AT, {"lon": lon, "lat": lat}).first()
     if row is None:
         row = db.session.execute(_COMMUNE_NEAR, {"lon": lon, "lat": lat, "max_m": max_fallback_m}).first()
     return CommuneRef(row[0], row[1], row[2], float(row[3])) if row else None

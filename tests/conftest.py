@@ -42,6 +42,8 @@ def _test_config() -> dict:
         "SECRET_KEY": "test-secret",
         "PROXIMA_ENV": "test",
         "FCM_CREDENTIALS_FILE": None,
+        # Check the units table on every routing, so units created by a test are seen at once.
+        "ROUTING_INDEX_TTL_S": 0,
     }
 
 

@@ -65,3 +65,23 @@ def test_police_municipale_closed_at_night_hands_over_to_the_commissariat(db_ses
     assert night.decision.unit.name == "Commissariat de Paris 4e Arrondissement"
     assert night.decision.reason == ("Zone police nationale, Commissariat de Paris 4e Arrondissement ; "
                                      "Police municipale de Paris (police municipale) fermée à 23:40")
+
+
+def test_in_memory_index_agrees_with_postgis_on_realistic_points(app, db_session):
+    """Points drawn in communes weighted by population, plus jitter that lands some in gaps and at sea."""
+    from sqlalchemy import text
+    from service.routing import commune_at, units_at
+    points = db_session.execute(text("""
+        SELECT ST_X(p) + (random() - 0.5) * 0.02, ST_Y(p) + (random() - 0.5) * 0.02 FROM (
+            SELECT ST_PointOnSurface(geom) AS p FROM communes
+            ORDER BY random() * -ln(random()) / (population + 1) LIMIT 1000) s""")).all()
+    disagreements = []
+    for lon, lat in points:
+        app.config["ROUTING_INDEX"] = "memory"
+        memory = ({u.id for u in units_at(lon, lat, 2000)}, commune_at(lon, lat, 2000))
+        app.config["ROUTING_INDEX"] = "sql"
+        sql = ({u.id for u in units_at(lon, lat, 2000)}, commune_at(lon, lat, 2000))
+        if memory != sql:
+            disagreements.append((lon, lat, memory, sql))
+    app.config["ROUTING_INDEX"] = "memory"
+    assert disagreements == []
