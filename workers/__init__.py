@@ -1,6 +1,51 @@
-"""RQ jobs, queues, the push client and scheduled follow-ups. Placeholder until the push issue lands."""
-from flask import Flask
+"""RQ jobs, queues, the push client and scheduled follow-ups; `flask worker` and `flask outbox relay`."""
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from service.notifications import DISPATCHER
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from workers.push import enqueue_sends
+    # The outbox hands committed rows to the queue through this hook (service/ does not import workers/).
+    app.extensions[DISPATCHER] = enqueue_sends
+    app.cli.add_command(worker_command)
+    app.cli.add_command(outbox)
+
+
+@click.command("worker")
+@click.option("--with-scheduler", is_flag=True, help="Also run RQ's scheduler and the periodic jobs.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queues", "-q", multiple=True, help="Queues to work, in order (default: push, default, maintenance).")
+@with_appcontext
+def worker_command(with_scheduler: bool, burst: bool, queues: tuple[str, ...]) -> None:
+    """Run an RQ worker (pushes, follow-ups, maintenance)."""
+    from workers.queues import QUEUES
+    from workers.worker import run_worker
+    run_worker(current_app._get_current_object(), queues or QUEUES, with_scheduler=with_scheduler, burst=burst)
+
+
+@click.group("outbox")
+def outbox() -> None:
+    """Outbox of push notifications."""
+
+
+@outbox.command("relay")
+@click.option("--loop", is_flag=True, help="Keep relaying every OUTBOX_RELAY_INTERVAL_S seconds.")
+@with_appcontext
+def relay_command(loop: bool) -> None:
+    """Enqueue due notifications (and give up those stuck mid-send)."""
+    from models import db
+    from workers.outbox import relay
+    while True:
+        result = relay()
+        db.session.remove()
+        click.echo(f"{result.enqueued} notification(s) mise(s) en file, {result.given_up} abandonnée(s)"
+                   + (f" ; file indisponible : {result.error}" if result.error else ""))
+        if not loop:
+            sys.exit(1 if result.error else 0)
+        time.sleep(current_app.config["OUTBOX_RELAY_INTERVAL_S"])

@@ -1,0 +1,73 @@
+"""The RQ worker and the periodic schedule it can carry (`flask worker --with-scheduler`).
+
+Jobs run in the worker process itself (SimpleWorker, no fork per job) so that the pyfcm backend, its OAuth
+token and its kept-alive HTTPS connections live as long as the worker; each job gets a fresh app context.
+"""
+import logging
+import threading
+
+from flask import Flask
+from rq import SimpleWorker
+from rq.cron import CronScheduler
+
+from models import db
+from workers.followups import purge_expired_reports, remind_unacknowledged, request_feedback
+from workers.outbox import relay_outbox
+from workers.queues import QUEUES, get_queue, worker_connection
+
+log = logging.getLogger("proxima.worker")
+
+# Daily purge at 03:30 UTC, when nobody triages.
+RETENTION_CRON = "30 3 * * *"
+FOLLOWUP_INTERVAL_S = 60
+
+
+class ProximaWorker(SimpleWorker):
+    """Runs each job inside an application context and cleans the database session afterwards."""
+
+    def __init__(self, queues, *, app: Flask, **kwargs):
+        super().__init__(queues, **kwargs)
+        self.app = app
+
+    def execute_job(self, job, queue):
+        with self.app.app_context():
+            try:
+                return super().execute_job(job, queue)
+            finally:
+                db.session.remove()
+
+
+class ThreadedCronScheduler(CronScheduler):
+    """RQ's cron scheduler, run beside the worker in a thread (signals belong to the worker's main thread)."""
+
+    def _install_signal_handlers(self):
+        pass
+
+
+def periodic_jobs(app: Flask) -> list[tuple]:
+    """(job, {"interval": seconds} or {"cron": expression}) for every periodic job."""
+    return [
+        (relay_outbox, {"interval": app.config["OUTBOX_RELAY_INTERVAL_S"]}),
+        (remind_unacknowledged, {"interval": FOLLOWUP_INTERVAL_S}),
+        (request_feedback, {"interval": FOLLOWUP_INTERVAL_S}),
+        (purge_expired_reports, {"cron": RETENTION_CRON}),
+    ]
+
+
+def build_cron(app: Flask, connection) -> CronScheduler:
+    cron = ThreadedCronScheduler(connection=connection, name=f"proxima-cron-{threading.get_native_id()}")
+    for func, when in periodic_jobs(app):
+        cron.register(func, queue_name=func.spec.queue, job_timeout=func.spec.timeout,
+                      result_ttl=func.spec.result_ttl, **when)
+    return cron
+
+
+def run_worker(app: Flask, queues: tuple[str, ...] = QUEUES, with_scheduler: bool = False,
+               burst: bool = False) -> bool:
+    """Work the queues; with the scheduler, also run RQ's scheduler (enqueue_at) and the periodic jobs."""
+    connection = worker_connection(app)
+    worker = ProximaWorker([get_queue(name, connection) for name in queues], connection=connection, app=app)
+    if with_scheduler and not burst:
+        cron = build_cron(app, worker_connection(app))
+        threading.Thread(target=cron.start, name="proxima-cron", daemon=True).start()
+    return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
