@@ -1,0 +1,118 @@
+"""Console sign-in: Flask-Login session for an Officer, throttled login, safe `next=` redirects."""
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from models import Officer
+from service import officers
+from service.console import login_manager
+from service.console.blueprint import bp
+from service.redis_client import get_redis
+
+FAILED_LOGIN_MESSAGE = "Identifiants incorrects, ou compte temporairement verrouillé après trop d'échecs."
+IP_WINDOW_SECONDS = 15 * 60
+
+
+class SessionOfficer(UserMixin):
+    """Flask-Login's user: wraps the Officer row (use `.officer` for the model) and forwards attributes to it."""
+
+    def __init__(self, officer: Officer):
+        self.officer = officer
+
+    def get_id(self) -> str:
+        return str(self.officer.id)
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.officer.active)
+
+    def __getattr__(self, name):
+        return getattr(self.officer, name)
+
+
+@login_manager.user_loader
+def _load_user(officer_id: str):
+    officer = officers.load_active(officer_id)
+    return SessionOfficer(officer) if officer else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
+        return jsonify(code=401, status="Unauthorized", message="Session expirée : reconnectez-vous."), 401
+    flash(login_manager.login_message, "info")
+    return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the console: no scheme, no host, no `//` or backslash tricks."""
+    default = url_for("console.queue")
+    if not target or "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/console") or target.startswith("//"):
+        return default
+    return target
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Adresse électronique", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Mot de passe", validators=[DataRequired(), Length(max=512)])
+
+
+def _ip_throttled(ip: str) -> bool:
+    """Per-address ceiling on failed logins, on top of the per-account lock (many accounts, one attacker)."""
+    try:
+        count = int(get_redis().get(f"console:login-failures:{ip}") or 0)
+    except Exception:  # Redis down: the per-account lock in PostgreSQL still applies
+        return False
+    return count >= current_app.config["LOGIN_MAX_FAILURES_PER_IP"]
+
+
+def _count_ip_failure(ip: str) -> None:
+    try:
+        key = f"console:login-failures:{ip}"
+        pipe = get_redis().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, IP_WINDOW_SECONDS)
+        pipe.execute()
+    except Exception:
+        pass
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        ip = request.remote_addr or "?"
+        if _ip_throttled(ip):
+            flash("Trop de tentatives depuis cette adresse : patientez quelques minutes.", "error")
+            return render_template("console/login.html", form=form), 429
+        result = officers.authenticate(form.email.data, form.password.data, remote_addr=ip)
+        if result.officer is not None:
+            # A fresh session on login: nothing set before authentication survives (session fixation).
+            session.clear()
+            login_user(SessionOfficer(result.officer))
+            session.permanent = True
+            return redirect(safe_next(request.args.get("next")))
+        _count_ip_failure(ip)
+        flash(FAILED_LOGIN_MESSAGE, "error")
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("console/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("console.login"))

@@ -1,0 +1,60 @@
+"""CLI: `flask officer create|seed-demo` and `flask audit verify`."""
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from service import audit, officers
+
+officer_cli = AppGroup("officer", help="Comptes des agents de la console.")
+audit_cli = AppGroup("audit", help="Journal d'audit chaîné.")
+
+
+@officer_cli.command("create")
+@click.option("--email", required=True, help="Adresse électronique (identifiant de connexion).")
+@click.option("--unit", "unit_code", default=None, help="Code de l'unité (ex. PN-75104) ; facultatif pour admin.")
+@click.option("--role", type=click.Choice(["agent", "superviseur", "admin"]), required=True)
+@click.option("--name", "display_name", default="", help="Nom affiché.")
+@click.option("--password", default=None, help="Mot de passe ; demandé s'il est absent (recommandé).")
+def create_command(email, unit_code, role, display_name, password):
+    """Create an officer account."""
+    unit = officers.find_unit(unit_code) if unit_code else None
+    if unit_code and unit is None:
+        raise click.ClickException(f"Unité inconnue : {unit_code}")
+    if password is None:
+        password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    try:
+        officer = officers.create_officer(email, role, password, unit=unit, display_name=display_name, actor="cli")
+    except officers.OfficerError as exc:
+        raise click.ClickException(str(exc))
+    where = f"{unit.name} ({unit.code})" if unit else "toutes les unités"
+    click.echo(f"Compte créé : {officer.email} — rôle {officer.role} — {where}")
+
+
+@officer_cli.command("seed-demo")
+def seed_demo_command():
+    """Create or reset the demo accounts and print their credentials (idempotent)."""
+    rows = officers.seed_demo_officers()
+    if not rows:
+        raise click.ClickException("Aucune unité de démonstration : chargez d'abord les données de référence.")
+    click.echo("Comptes de démonstration (unités fictives) — connexion sur /console/login :")
+    for row in rows:
+        click.echo(f"  {row['role']:<12} {row['email']:<40} {row['password']}  {row['unit']}")
+
+
+@audit_cli.command("verify")
+def verify_command():
+    """Recompute the hash chain; exit status 1 and the first broken row if it was tampered with."""
+    result = audit.verify()
+    if result.ok:
+        click.echo(f"Journal d'audit intègre : {result.checked} entrées vérifiées.")
+        return
+    click.echo(f"Journal d'audit ALTÉRÉ à l'entrée n° {result.broken_id} : {result.problem} "
+               f"({result.checked} entrées valides avant elle).", err=True)
+    sys.exit(1)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(officer_cli)
+    app.cli.add_command(audit_cli)

@@ -1,0 +1,278 @@
+"""Read models of the console: the triage queue, map layers, a report's page, scoped lookups (404 outside scope)."""
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import abort
+from sqlalchemy import case, func, or_, select
+
+from models import (Category, Incident, Officer, OutcomeCode, Report, ReportContact, ReportEvent, ReportPhoto, Unit,
+                    db)
+from service.console.access import in_scope, unit_in_scope
+from service.workflow import OPEN, STATUS_LABELS_FR
+
+QUEUE_LIMIT = 200
+PERIODS = {"24h": timedelta(hours=24), "7j": timedelta(days=7), "30j": timedelta(days=30)}
+STATUS_FILTERS = {"ouverts": tuple(OPEN), "tous": None, **{s: (s,) for s in STATUS_LABELS_FR}}
+DUE_LABELS = {"received": "prise en compte", "acknowledged": "engagement", "dispatched": "résolution",
+              "resolved": "résolution"}
+
+EVENT_LABELS_FR = {
+    "created": "Signalement reçu", "routed": "Attribué à l'unité compétente", "acknowledged": "Pris en compte",
+    "dispatched": "Patrouille engagée", "note": "Note interne", "transferred": "Transfert demandé",
+    "transfer_accepted": "Transfert accepté", "transfer_declined": "Transfert refusé", "resolved": "Résolu",
+    "closed": "Clôturé", "rejected": "Rejeté", "reopened": "Rouvert", "merged": "Regroupé dans un incident",
+    "split": "Retiré de l'incident", "citizen_notified": "Résident informé", "sla_reminder": "Rappel de délai",
+    "escalated": "Signalé au superviseur", "feedback": "Avis du résident", "flagged": "Mis en attente de vérification",
+}
+
+
+def visible(column_unit, column_pending, officer):
+    """A report is visible to its unit's scope, and to the scope of a unit a transfer is offered to."""
+    return or_(in_scope(column_unit, officer), in_scope(column_pending, officer))
+
+
+def get_report_or_404(report_id: int, officer: Officer) -> Report:
+    report = db.session.get(Report, report_id)
+    if report is None or not (unit_in_scope(officer, report.unit_id)
+                              or unit_in_scope(officer, report.pending_transfer_unit_id)):
+        abort(404)
+    return report
+
+
+def get_incident_or_404(incident_id: int, officer: Officer) -> Incident:
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or not unit_in_scope(officer, incident.unit_id):
+        abort(404)
+    return incident
+
+
+@dataclass
+class QueueFilters:
+    status: str = "ouverts"
+    category: str = ""
+    period: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "QueueFilters":
+        status = args.get("statut", "ouverts")
+        period = args.get("periode", "")
+        return cls(status=status if status in STATUS_FILTERS else "ouverts",
+                   category=(args.get("categorie") or "")[:64],
+                   period=period if period in PERIODS else "")
+
+    def as_args(self) -> dict:
+        return {k: v for k, v in (("statut", self.status), ("categorie", self.category), ("periode", self.period))
+                if v}
+
+
+@dataclass
+class QueueRow:
+    id: int
+    reference: str
+    category_label: str
+    category_code: str
+    priority: int
+    status: str
+    commune: str
+    received_at: datetime
+    due_at: datetime
+    due_label: str
+    ongoing: bool
+    emergency: bool
+    lat: float
+    lon: float
+    unit_name: str
+    incident_id: int | None
+    incident_size: int
+    transfer_in: bool
+    transfer_out: bool
+    transfer_declined: bool
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS_FR.get(self.status, self.status)
+
+    def marker(self) -> dict:
+        return {"id": self.id, "lat": self.lat, "lon": self.lon, "reference": self.reference,
+                "category": self.category_label, "priority": self.priority, "status": self.status_label,
+                "incident_size": self.incident_size}
+
+
+def _due_expr():
+    return case((Report.status == "received", Report.acknowledge_due_at),
+                (Report.status == "acknowledged", Report.dispatch_due_at),
+                else_=Report.resolve_due_at)
+
+
+def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) -> list[QueueRow]:
+    """Reports in scope, most urgent first (priority, then time left before the next SLA target).
+
+    Reports of one incident collapse into its most urgent report, which carries the incident's size.
+    """
+    now = now or datetime.now(timezone.utc)
+    due = _due_expr().label("due_at")
+    last_transfer = (select(ReportEvent.type).where(
+        ReportEvent.report_id == Report.id,
+        ReportEvent.type.in_(("transferred", "transfer_accepted", "transfer_declined")))
+        .order_by(ReportEvent.id.desc()).limit(1).correlate(Report).scalar_subquery())
+    sibling = Report.__table__.alias("sibling")
+    incident_size = (select(func.count()).select_from(sibling).where(sibling.c.incident_id == Report.incident_id)
+                     .correlate(Report).scalar_subquery())
+    stmt = (select(Report.id, Report.reference, Category.label_fr, Category.code, Report.priority, Report.status,
+                   Report.commune_name, Report.received_at, due, Report.ongoing, Report.emergency,
+                   func.ST_Y(Report.location), func.ST_X(Report.location), Unit.name, Report.incident_id,
+                   incident_size, Report.unit_id, Report.pending_transfer_unit_id, last_transfer)
+            .join(Category, Category.code == Report.category_code)
+            .join(Unit, Unit.id == Report.unit_id)
+            .where(visible(Report.unit_id, Report.pending_transfer_unit_id, officer)))
+    statuses = STATUS_FILTERS[filters.status]
+    if statuses:
+        stmt = stmt.where(Report.status.in_(statuses))
+    if filters.category:
+        stmt = stmt.where(Report.category_code == filters.category)
+    if filters.period:
+        stmt = stmt.where(Report.received_at >= now - PERIODS[filters.period])
+    stmt = stmt.order_by(Report.priority, due, Report.received_at).limit(QUEUE_LIMIT)
+    rows, seen_incidents = [], set()
+    for r in db.session.execute(stmt).all():
+        incident_id, size = r[14], (r[15] if r[14] else 0)
+        if incident_id and size > 1:
+            if incident_id in seen_incidents:
+                continue
+            seen_incidents.add(incident_id)
+        pending = r[17]
+        transfer_in = pending is not None and unit_in_scope(officer, pending) and not unit_in_scope(officer, r[16])
+        rows.append(QueueRow(
+            id=r[0], reference=r[1], category_label=r[2], category_code=r[3], priority=r[4], status=r[5],
+            commune=r[6] or "", received_at=r[7], due_at=r[8], due_label=DUE_LABELS.get(r[5], ""), ongoing=r[9],
+            emergency=r[10], lat=r[11], lon=r[12], unit_name=r[13], incident_id=incident_id,
+            incident_size=size if size > 1 else 0, transfer_in=transfer_in,
+            transfer_out=pending is not None and not transfer_in, transfer_declined=r[18] == "transfer_declined"))
+    return rows
+
+
+def categories() -> list[Category]:
+    return db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.label_fr)).all()
+
+
+def outcome_codes() -> list[OutcomeCode]:
+    return db.session.scalars(select(OutcomeCode).order_by(OutcomeCode.label_fr)).all()
+
+
+def jurisdictions_geojson(officer: Officer, max_units: int = 60) -> dict:
+    """The jurisdictions of the units in scope, simplified for display (none beyond `max_units`, e.g. an admin)."""
+    stmt = (select(Unit.id, Unit.name, Unit.code, Unit.synthetic,
+                   func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Unit.jurisdiction, 0.0002), 5))
+            .where(in_scope(Unit.id, officer), Unit.jurisdiction.isnot(None)).order_by(Unit.id).limit(max_units + 1))
+    rows = db.session.execute(stmt).all()
+    if len(rows) > max_units:
+        return {"type": "FeatureCollection", "features": [], "truncated": True}
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": json.loads(geom),
+         "properties": {"id": uid, "name": name, "code": code, "synthetic": synthetic}}
+        for uid, name, code, synthetic, geom in rows]}
+
+
+@dataclass
+class TimelineEntry:
+    event: ReportEvent
+    label: str
+    author: str
+    unit_name: str | None
+    target_unit_name: str | None
+    outcome_label: str | None
+
+
+def timeline(report: Report) -> list[TimelineEntry]:
+    events = db.session.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id)
+                                .order_by(ReportEvent.at, ReportEvent.id)).all()
+    unit_ids = {e.unit_id for e in events} | {e.target_unit_id for e in events}
+    units = {u.id: u.name for u in db.session.scalars(select(Unit).where(Unit.id.in_(unit_ids - {None})))}
+    outcomes = {o.code: o.label_fr for o in outcome_codes()}
+    authors = {"citizen": "Résident", "resident": "Résident", "partner": "Partenaire", "system": "Proxima"}
+    entries = []
+    for e in events:
+        if e.officer is not None:
+            author = e.officer.display_name or e.officer.email
+        else:
+            author = authors.get(e.actor_kind, e.actor_kind)
+        entries.append(TimelineEntry(e, EVENT_LABELS_FR.get(e.type, e.type), author, units.get(e.unit_id),
+                                     units.get(e.target_unit_id), outcomes.get(e.outcome_code)))
+    return entries
+
+
+def answers_for_display(report: Report) -> list[tuple[str, str]]:
+    """The extra answers with the category's French question labels and value names."""
+    by_code = {a.get("code"): a for a in (report.category.attributes or [])}
+    shown = []
+    for code, value in (report.answers or {}).items():
+        attribute = by_code.get(code, {})
+        names = {v.get("key"): v.get("name_fr") for v in attribute.get("values", [])}
+        values = value if isinstance(value, list) else [value]
+        shown.append((attribute.get("description_fr", code), ", ".join(str(names.get(v, v)) for v in values)))
+    return shown
+
+
+def photo_ids(report: Report) -> list[int]:
+    return db.session.scalars(select(ReportPhoto.id).where(ReportPhoto.report_id == report.id)
+                              .order_by(ReportPhoto.id)).all()
+
+
+def get_photo_or_404(report: Report, photo_id: int) -> ReportPhoto:
+    photo = db.session.get(ReportPhoto, photo_id)
+    if photo is None or photo.report_id != report.id:
+        abort(404)
+    return photo
+
+
+def has_contact(report: Report) -> bool:
+    return db.session.get(ReportContact, report.id) is not None
+
+
+def transfer_targets(report: Report, radius_m: int = 15000, limit: int = 40) -> list[Unit]:
+    """Units that could take over: active, receiving reports, whose jurisdiction is near the report."""
+    point = Report.location
+    stmt = (select(Unit).join(Report, Report.id == report.id)
+            .where(Unit.active.is_(True), Unit.receives_reports.is_(True), Unit.id != report.unit_id,
+                   func.ST_DWithin(func.Geography(Unit.jurisdiction), func.Geography(point), radius_m))
+            .order_by(func.ST_Distance(Unit.jurisdiction, point), Unit.name).limit(limit))
+    return db.session.scalars(stmt).all()
+
+
+def merge_candidates(report: Report, officer: Officer, radius_m: int = 1000, days: int = 7, limit: int = 10):
+    """Other reports of the same category nearby and recent, in scope, that this one could be merged with."""
+    other = Report.__table__.alias("other")
+    stmt = (select(Report).join(other, other.c.id == report.id)
+            .where(Report.id != report.id, Report.category_code == report.category_code,
+                   or_(Report.incident_id.is_(None), Report.incident_id != func.coalesce(report.incident_id, 0)),
+                   in_scope(Report.unit_id, officer),
+                   Report.received_at >= other.c.received_at - timedelta(days=days),
+                   Report.received_at <= other.c.received_at + timedelta(days=days),
+                   func.ST_DWithin(func.Geography(Report.location), func.Geography(other.c.location), radius_m))
+            .order_by(func.ST_Distance(func.Geography(Report.location), func.Geography(other.c.location)))
+            .limit(limit))
+    return db.session.scalars(stmt).all()
+
+
+def incident_reports(incident: Incident) -> list[Report]:
+    return db.session.scalars(select(Report).where(Report.incident_id == incident.id)
+                              .order_by(Report.received_at)).all()
+
+
+def incident_siblings(report: Report) -> list[Report]:
+    if report.incident_id is None:
+        return []
+    return db.session.scalars(select(Report).where(Report.incident_id == report.incident_id, Report.id != report.id)
+                              .order_by(Report.received_at)).all()
+
+
+def officers() -> list[Officer]:
+    return db.session.scalars(select(Officer).order_by(Officer.email)).all()
+
+
+def report_point(report: Report) -> tuple[float, float]:
+    """(lat, lon) of the report."""
+    row = db.session.execute(select(func.ST_Y(Report.location), func.ST_X(Report.location))
+                             .where(Report.id == report.id)).one()
+    return row[0], row[1]

@@ -1,0 +1,321 @@
+"""Console pages: the queue and its map, a report's page with its workflow actions, incidents, accounts."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from models import Role
+from service import contacts, incidents, officers, workflow
+from service.console import forms, queries
+from service.console.access import current_officer, officer_required
+from service.console.blueprint import bp
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+# --- Template helpers ------------------------------------------------------------------------------------------
+
+@bp.app_template_filter("paris")
+def _paris(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    return value.astimezone(PARIS).strftime(fmt) if value else ""
+
+
+def french_duration(seconds: float) -> str:
+    """"2 j 4 h", "3 h 12 min", "7 min", "moins d'une minute"."""
+    seconds = int(abs(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} j {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min"
+    return "moins d'une minute"
+
+
+@bp.app_template_filter("countdown")
+def _countdown(due: datetime | None) -> str:
+    if due is None:
+        return ""
+    left = (due - datetime.now(timezone.utc)).total_seconds()
+    return f"reste {french_duration(left)}" if left >= 0 else f"dépassé de {french_duration(left)}"
+
+
+@bp.app_template_filter("age")
+def _age(since: datetime | None) -> str:
+    return french_duration((datetime.now(timezone.utc) - since).total_seconds()) if since else ""
+
+
+@bp.context_processor
+def _console_context():
+    return {"officer": current_officer(), "Role": Role, "status_labels": workflow.STATUS_LABELS_FR,
+            "now_utc": datetime.now(timezone.utc)}
+
+
+# --- Queue and map ---------------------------------------------------------------------------------------------
+
+@bp.get("/")
+@officer_required
+def queue():
+    officer = current_officer()
+    filters = queries.QueueFilters.from_args(request.args)
+    rows = queries.queue(officer, filters)
+    return render_template("console/queue.html", rows=rows, filters=filters, categories=queries.categories(),
+                           periods=queries.PERIODS, status_filters=queries.STATUS_FILTERS,
+                           tile_url=current_app.config.get("MAP_TILE_URL") or "")
+
+
+@bp.get("/queue.json")
+@officer_required
+def queue_json():
+    """Polled by the queue page: fresh rows (server-rendered) and map markers, without reloading the page."""
+    officer = current_officer()
+    filters = queries.QueueFilters.from_args(request.args)
+    rows = queries.queue(officer, filters)
+    response = jsonify(rows_html=render_template("console/_queue_rows.html", rows=rows),
+                       markers=[r.marker() for r in rows], ids=[r.id for r in rows], count=len(rows),
+                       server_time=datetime.now(timezone.utc).isoformat())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/jurisdictions.geojson")
+@officer_required
+def jurisdictions():
+    response = jsonify(queries.jurisdictions_geojson(current_officer()))
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+# --- A report ---------------------------------------------------------------------------------------------------
+
+def _report_forms(report) -> dict:
+    resolve = forms.ResolveForm(prefix="resolve")
+    resolve.outcome_code.choices = [("", "— choisir —")] + [(o.code, o.label_fr) for o in queries.outcome_codes()]
+    transfer = forms.TransferForm(prefix="transfer")
+    transfer.target_unit.choices = [("", "— choisir —")] + [
+        (str(u.id), f"{u.name} ({u.kind_label})") for u in queries.transfer_targets(report)]
+    merge = forms.MergeForm(prefix="merge")
+    merge.other_report.choices = [
+        (str(r.id), f"{r.reference} — {r.commune_name or ''} — {_paris(r.received_at)}")
+        for r in queries.merge_candidates(report, current_officer())]
+    return {"acknowledge": forms.ActionForm(prefix="acknowledge"), "dispatch": forms.ActionForm(prefix="dispatch"),
+            "resolve": resolve, "close": forms.ActionForm(prefix="close"), "reject": forms.ReasonForm(prefix="reject"),
+            "transfer": transfer, "accept_transfer": forms.ActionForm(prefix="accept_transfer"),
+            "decline_transfer": forms.ReasonForm(prefix="decline_transfer"),
+            "reopen": forms.ActionForm(prefix="reopen"), "note": forms.NoteForm(prefix="note"),
+            "merge": merge, "split": forms.ActionForm(prefix="split"),
+            "contact": forms.RevealContactForm(prefix="contact")}
+
+
+def _render_report(report, form_set=None, contact=None, contact_revealed=False, status=200):
+    officer = current_officer()
+    role = workflow.acting_role(report, officer)
+    allowed = [a.value for a in workflow.allowed_actions(report.status, report.pending_transfer_unit_id is not None,
+                                                         role)] if role else []
+    return render_template(
+        "console/report.html", report=report, forms=form_set or _report_forms(report), allowed=allowed,
+        in_charge=role is workflow.Actor.CURRENT_UNIT, timeline=queries.timeline(report),
+        answers=queries.answers_for_display(report), photo_ids=queries.photo_ids(report),
+        has_contact=queries.has_contact(report), contact=contact, contact_revealed=contact_revealed,
+        incident_reports=queries.incident_siblings(report), report_point=queries.report_point(report),
+        tile_url=current_app.config.get("MAP_TILE_URL") or ""), status
+
+
+@bp.get("/reports/<int:report_id>")
+@officer_required
+def report_page(report_id: int):
+    return _render_report(queries.get_report_or_404(report_id, current_officer()))
+
+
+SUCCESS_FR = {
+    "acknowledge": "Signalement pris en compte.", "dispatch": "Patrouille engagée.", "resolve": "Signalement résolu.",
+    "close": "Signalement clôturé.", "reject": "Signalement rejeté.", "transfer": "Transfert demandé.",
+    "accept_transfer": "Transfert accepté : le signalement est désormais traité par votre unité.",
+    "decline_transfer": "Transfert refusé : le signalement revient à l'unité d'origine et à son superviseur.",
+    "reopen": "Signalement rouvert.", "note": "Note ajoutée.",
+}
+
+
+def _perform(action: str, report, form, officer):
+    text = form.text.data if hasattr(form, "text") else None
+    if action == "acknowledge":
+        return workflow.acknowledge(report, officer)
+    if action == "dispatch":
+        return workflow.dispatch(report, officer, text)
+    if action == "resolve":
+        return workflow.resolve(report, officer, form.outcome_code.data, text)
+    if action == "close":
+        return workflow.close(report, officer, text)
+    if action == "reject":
+        return workflow.reject(report, officer, text)
+    if action == "transfer":
+        target = officers.find_unit(int(form.target_unit.data))
+        return workflow.transfer(report, officer, target, text)
+    if action == "accept_transfer":
+        return workflow.accept_transfer(report, officer, text)
+    if action == "decline_transfer":
+        return workflow.decline_transfer(report, officer, text)
+    if action == "reopen":
+        return workflow.reopen(report, officer, text)
+    if action == "note":
+        return workflow.add_note(report, officer, text)
+    abort(404)
+
+
+@bp.post("/reports/<int:report_id>/actions/<action>")
+@officer_required
+def report_action(report_id: int, action: str):
+    officer = current_officer()
+    report = queries.get_report_or_404(report_id, officer)
+    if action not in SUCCESS_FR:
+        abort(404)
+    form_set = _report_forms(report)
+    form = form_set[action]
+    if not form.validate_on_submit():
+        for messages in form.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return _render_report(report, form_set, status=422)
+    try:
+        _perform(action, report, form, officer)
+    except workflow.NotInScope:
+        abort(404)
+    except workflow.WorkflowError as exc:
+        flash(exc.message, "error")
+        report = queries.get_report_or_404(report_id, officer)
+        return _render_report(report, status=409)
+    flash(SUCCESS_FR[action], "success")
+    if action == "decline_transfer":
+        return redirect(url_for("console.queue"))
+    return redirect(url_for("console.report_page", report_id=report.id))
+
+
+@bp.post("/reports/<int:report_id>/contact")
+@officer_required
+def reveal_contact(report_id: int):
+    """Explicit action: the contact details are shown only here, after the audit entry is written."""
+    officer = current_officer()
+    report = queries.get_report_or_404(report_id, officer)
+    form = forms.RevealContactForm(prefix="contact")
+    if not form.validate_on_submit():
+        abort(400)
+    contact = contacts.reveal_contact(report, officer, form.reason.data or None)
+    response, status = _render_report(report, contact=contact, contact_revealed=True)
+    return Response(response, status=status, headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/reports/<int:report_id>/photos/<int:photo_id>")
+@officer_required
+def report_photo(report_id: int, photo_id: int):
+    report = queries.get_report_or_404(report_id, current_officer())
+    photo = queries.get_photo_or_404(report, photo_id)
+    return Response(photo.content, mimetype=photo.content_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+                             "Content-Disposition": f'inline; filename="photo-{photo.id}"'})
+
+
+@bp.post("/reports/<int:report_id>/merge")
+@officer_required
+def merge_report(report_id: int):
+    officer = current_officer()
+    report = queries.get_report_or_404(report_id, officer)
+    form_set = _report_forms(report)
+    form = form_set["merge"]
+    if not form.validate_on_submit():
+        flash("Choisissez un signalement à regrouper.", "error")
+        return _render_report(report, form_set, status=422)
+    other = queries.get_report_or_404(int(form.other_report.data), officer)
+    try:
+        incident = incidents.merge_reports(report, other, officer)
+    except incidents.IncidentError as exc:
+        flash(exc.message, "error")
+        return _render_report(queries.get_report_or_404(report_id, officer), status=409)
+    flash(f"Signalement regroupé dans l'incident n° {incident.id}.", "success")
+    return redirect(url_for("console.report_page", report_id=report.id))
+
+
+@bp.post("/reports/<int:report_id>/split")
+@officer_required
+def split_report(report_id: int):
+    officer = current_officer()
+    report = queries.get_report_or_404(report_id, officer)
+    form = forms.ActionForm(prefix="split")
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        incidents.split(report, officer)
+    except incidents.IncidentError as exc:
+        flash(exc.message, "error")
+        return _render_report(queries.get_report_or_404(report_id, officer), status=409)
+    flash("Signalement retiré de l'incident.", "success")
+    return redirect(url_for("console.report_page", report_id=report.id))
+
+
+# --- Incidents --------------------------------------------------------------------------------------------------
+
+def _incident_form():
+    form = forms.IncidentActionForm(prefix="incident")
+    form.outcome_code.choices = [("", "— choisir —")] + [(o.code, o.label_fr) for o in queries.outcome_codes()]
+    return form
+
+
+INCIDENT_ACTION_LABELS = {
+    "acknowledge": "Tout prendre en compte", "dispatch": "Engager une patrouille pour tous",
+    "resolve": "Tout résoudre", "close": "Tout clôturer", "reject": "Tout rejeter", "note": "Note sur chacun",
+}
+
+
+@bp.get("/incidents/<int:incident_id>")
+@officer_required
+def incident_page(incident_id: int, status: int = 200):
+    officer = current_officer()
+    incident = queries.get_incident_or_404(incident_id, officer)
+    return render_template("console/incident.html", incident=incident, reports=queries.incident_reports(incident),
+                           form=_incident_form(), action_labels=INCIDENT_ACTION_LABELS), status
+
+
+@bp.post("/incidents/<int:incident_id>/actions")
+@officer_required
+def incident_action(incident_id: int):
+    officer = current_officer()
+    incident = queries.get_incident_or_404(incident_id, officer)
+    form = _incident_form()
+    if not form.validate_on_submit() or form.action.data not in INCIDENT_ACTION_LABELS:
+        flash("Action invalide.", "error")
+        return incident_page(incident_id, status=422)
+    try:
+        result = workflow.act_on_incident(incident, officer, form.action.data, text=form.text.data,
+                                          outcome_code=form.outcome_code.data or None)
+    except workflow.WorkflowError as exc:
+        flash(exc.message, "error")
+        return incident_page(incident_id, status=409)
+    flash(f"{len(result.events)} signalement(s) mis à jour.", "success")
+    for report, reason in result.skipped:
+        flash(f"{report.reference} : {reason}", "info")
+    return redirect(url_for("console.incident_page", incident_id=incident.id))
+
+
+# --- Accounts (admin) -----------------------------------------------------------------------------------------
+
+@bp.route("/accounts", methods=["GET", "POST"])
+@officer_required(Role.ADMIN)
+def accounts():
+    form = forms.AccountForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            created = officers.create_officer(form.email.data, form.role.data, form.password.data,
+                                              unit=officers.find_unit(form.unit_code.data.strip() or None),
+                                              display_name=form.display_name.data or "", actor=current_officer())
+        except officers.OfficerError as exc:
+            flash(str(exc), "error")
+            status = 422
+        else:
+            flash(f"Compte créé : {created.email}.", "success")
+            return redirect(url_for("console.accounts"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("console/accounts.html", form=form, accounts=queries.officers()), status
