@@ -10,6 +10,7 @@ SHELL := /bin/bash
 VENV_STAMP := .venv/.proxima-installed
 NODE_STAMP := node_modules/.proxima-installed
 VENDOR_STAMP := service/static/vendor/.stamp
+BENCH_STAMP := .venv/.proxima-bench-installed
 SYSTEM_PACKAGES_FLAGS :=
 
 .PHONY: help run test bench deps system-packages vendor clean
@@ -28,7 +29,7 @@ test: SYSTEM_PACKAGES_FLAGS := --browser
 test: deps
 	@scripts/test.sh
 
-bench: deps
+bench: deps $(BENCH_STAMP)
 	@$(if $(QUICK),QUICK=$(QUICK)) scripts/bench.sh
 
 deps: system-packages $(VENV_STAMP) $(VENDOR_STAMP)
@@ -39,6 +40,11 @@ system-packages:
 # Reinstalled only when the package metadata changes (a new dependency in setup.cfg).
 $(VENV_STAMP): setup.cfg pyproject.toml
 	@scripts/venv.sh
+
+$(BENCH_STAMP): setup.cfg pyproject.toml $(VENV_STAMP)
+	@echo "==> Benchmark tools into .venv (pip install -e \".[test,bench]\")" >&2
+	@.venv/bin/pip install --disable-pip-version-check --progress-bar off -q -e ".[test,bench]" 2>&1 | grep -v -i warning || true
+	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
 	@echo "==> Front-end packages (npm ci)" >&2
