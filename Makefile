@@ -42,9 +42,7 @@ $(VENV_STAMP): setup.cfg pyproject.toml
 	@scripts/venv.sh
 
 $(BENCH_STAMP): setup.cfg pyproject.toml $(VENV_STAMP)
-	@echo "==> Benchmark tools into .venv (pip install -e \".[test,bench]\")" >&2
-	@.venv/bin/pip install --disable-pip-version-check --progress-bar off -q -e ".[test,bench]" 2>&1 | grep -v -i warning || true
-	@touch $@
+	@scripts/venv.sh test,bench $@
 
 $(NODE_STAMP): package.json package-lock.json
 	@echo "==> Front-end packages (npm ci)" >&2
