@@ -160,6 +160,17 @@ def test_unknown_resources_and_methods_answer_in_open311_format(client):
     xml_errors(client.put(f"{BASE}/services.xml"), 400)
 
 
+def test_oversized_body_is_an_open311_400(app, client, key):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 2000
+    try:
+        response = post(client, key, "xml", description="x" * 3000)
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    xml_errors(response, 400)
+    assert db.session.execute(select(Report)).first() is None
+
+
 def test_jurisdiction_id(client):
     assert client.get(f"{BASE}/services.xml?jurisdiction_id=proxima.interieur.gouv.fr").status_code == 200
     assert client.get(f"{BASE}/services.xml?jurisdiction_id=").status_code == 200  # empty = absent
