@@ -451,7 +451,7 @@ def report_rows_sql(f: IndicatorFilters, order: str = "c.received_at DESC, c.rep
     local = ", ".join(f"c.{k} AT TIME ZONE 'Europe/Paris' AS {k}" for k in
                       ("received_at", "acknowledged_at", "dispatched_at", "resolved_at", "informed_at"))
     sql = f"""
-        SELECT c.reference, {local}, c.category_code, cat.label_fr AS category_label, u.code AS unit_code,
+        SELECT c.report_id, c.reference, {local}, c.category_code, cat.label_fr AS category_label, u.code AS unit_code,
                u.name AS unit_name, c.commune_insee, m.name AS commune_name, c.departement_code, c.status,
                c.outcome_code, c.reopened, c.transferred, {minutes},
                {", ".join(_sla_verdict(k) for k in SLA_CLOCKS)},

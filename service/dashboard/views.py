@@ -1,0 +1,130 @@
+"""Dashboard views: thin wrappers over service.indicators (figures, report lists, CSV export, audit log)."""
+from flask import Response, abort, jsonify, render_template, request, stream_with_context
+from sqlalchemy import select
+
+from models import Category, Departement, OutcomeCode, Role, Territory, Unit, db
+from service import audit, indicators
+from service.console.access import current_officer, officer_required, unit_ids_in_scope
+from service.dashboard import present
+from service.dashboard.blueprint import bp
+from service.dashboard.export import csv_stream, export_filename
+from service.dashboard.filters import filters_from_args
+
+SUPERVISION_ROLES = (Role.SUPERVISEUR.value, Role.ADMIN.value)
+LIST_PAGE_SIZE = 100
+
+
+def _scope(officer) -> frozenset[int] | None:
+    return None if officer.role == Role.ADMIN.value else unit_ids_in_scope(officer)
+
+
+def _filters():
+    officer = current_officer()
+    scope = _scope(officer)
+    f, errors = filters_from_args(request.args, officer, scope)
+    return officer, scope, f, errors
+
+
+def _labels(model, key="code") -> dict:
+    return {getattr(row, key): row.label_fr for row in db.session.scalars(select(model))}
+
+
+def _form_choices(officer, scope, f) -> dict:
+    if scope is None:
+        # Everything for an admin would be thousands of units: supervision units, plus the one selected.
+        query = select(Unit).where((Unit.receives_reports.is_(False)) | (Unit.id == (f.unit_id or 0)))
+    else:
+        query = select(Unit).where(Unit.id.in_(scope))
+    return {
+        "units": db.session.scalars(query.order_by(Unit.name)).all(),
+        "categories": db.session.scalars(select(Category).order_by(Category.label_fr)).all(),
+        "territories": db.session.scalars(select(Territory).order_by(Territory.name)).all(),
+        "departements": db.session.scalars(select(Departement).order_by(Departement.code)).all(),
+    }
+
+
+def _data(f) -> dict:
+    data = indicators.dashboard_data(f)
+    categories, outcomes = _labels(Category), _labels(OutcomeCode)
+    for row in data["categories"]:
+        row["label"] = categories.get(row["key"], row["key"])
+    for row in data["outcomes"]:
+        row["label"] = outcomes.get(row["key"], row["key"] or "sans issue")
+    return data
+
+
+@bp.get("/")
+@officer_required(*SUPERVISION_ROLES)
+def index():
+    officer, scope, f, errors = _filters()
+    data = _data(f)
+    selected_unit = db.session.get(Unit, f.unit_id) if f.unit_id else None
+    return render_template("dashboard/index.html", officer=officer, f=f, errors=errors, data=data,
+                           charts=present.chart_payload(data, f), p=present, selected_unit=selected_unit,
+                           tile_url=_tile_url(), **_form_choices(officer, scope, f))
+
+
+@bp.get("/donnees.json")
+@officer_required(*SUPERVISION_ROLES)
+def data_json():
+    _, _, f, errors = _filters()
+    data = _data(f)
+    response = jsonify(summary=data["summary"], charts=present.chart_payload(data, f), errors=errors,
+                       filters=f.query_args())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/signalements")
+@officer_required(*SUPERVISION_ROLES)
+def reports():
+    """The reports behind a figure: same filters as the dashboard, newest first."""
+    officer, scope, f, errors = _filters()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows = indicators.report_rows(f, limit=LIST_PAGE_SIZE + 1, offset=(page - 1) * LIST_PAGE_SIZE)
+    return render_template("dashboard/reports.html", officer=officer, f=f, errors=errors,
+                           rows=rows[:LIST_PAGE_SIZE], has_next=len(rows) > LIST_PAGE_SIZE, page=page, p=present,
+                           total=indicators.summary(f)["reports"], **_form_choices(officer, scope, f))
+
+
+@bp.get("/export.csv")
+@officer_required(*SUPERVISION_ROLES)
+def export():
+    """CSV of the reports behind the filters on screen, streamed; the export itself is audited first."""
+    officer, _, f, errors = _filters()
+    if errors:
+        abort(400)
+    audit.record(officer, "indicators.export_csv", "report", None,
+                 {"filters": f.query_args(), "as_of": indicators.as_of()})
+    db.session.commit()
+    response = Response(stream_with_context(csv_stream(f)), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
+    response.headers["Content-Disposition"] = f'attachment; filename="{export_filename(f)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/journal")
+@officer_required(*SUPERVISION_ROLES)
+def audit_log():
+    """Audit log, newest first, with the verification of the whole hash chain."""
+    from models import AuditEntry
+    officer = current_officer()
+    before = request.args.get("avant", type=int)
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(LIST_PAGE_SIZE)
+    if before:
+        query = query.where(AuditEntry.id < before)
+    if officer.role != Role.ADMIN.value:
+        # A supervisor reads the actions of the officers of their units, and their own.
+        from models import Officer
+        scope = unit_ids_in_scope(officer)
+        query = query.where(AuditEntry.officer_id.in_(select(Officer.id).where(Officer.unit_id.in_(scope))))
+    entries = db.session.scalars(query).all()
+    verification = audit.verify()
+    return render_template("dashboard/audit.html", officer=officer, entries=entries, verification=verification,
+                           next_before=entries[-1].id if len(entries) == LIST_PAGE_SIZE else None, p=present)
+
+
+def _tile_url() -> str:
+    from flask import current_app
+    return current_app.config.get("MAP_TILE_URL") or ""
