@@ -68,8 +68,9 @@ class Report(db.Model):
     closed_at = mapped_column(DateTime(timezone=True))
     updated_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now(), index=True)
 
-    category = relationship("Category", lazy="joined")
-    unit = relationship("Unit", foreign_keys=[unit_id], lazy="joined")
+    # Plain lazy loads: joined eager loads would break SELECT … FOR UPDATE (outer joins) and cost every query.
+    category = relationship("Category")
+    unit = relationship("Unit", foreign_keys=[unit_id])
     pending_transfer_unit = relationship("Unit", foreign_keys=[pending_transfer_unit_id])
     device = relationship("Device")
     photos = relationship("ReportPhoto", back_populates="report", order_by="ReportPhoto.id",

@@ -33,7 +33,7 @@ class Commune(db.Model):
     epci_code: Mapped[str | None] = mapped_column(Text)
     # For arrondissements, the INSEE code of the city (75056, 69123, 13055).
     parent_insee: Mapped[str | None] = mapped_column(Text)
-    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False, deferred=True)
     town_hall = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
 
 

@@ -26,7 +26,8 @@ class Unit(db.Model):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     departement_code: Mapped[str | None] = mapped_column(Text, index=True)
     # NULL only for supervision units (état-major, groupement) that never receive reports directly.
-    jurisdiction = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
+    # Deferred: a jurisdiction weighs up to megabytes and is only needed by maps and spatial SQL.
+    jurisdiction = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), deferred=True)
     receives_reports: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     # Category codes this unit handles; NULL = every category whose `forces` include this unit's kind.
     categories: Mapped[list[str] | None] = mapped_column(ARRAY(Text))

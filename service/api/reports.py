@@ -8,7 +8,9 @@ from marshmallow import ValidationError
 from models import Report, db
 from service.api.auth import current_device, device_required
 from service.api.presenters import created_dict, report_dict
-from service.api.schemas import ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema, ReportSchema
+from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema,
+                                 ReportSchema)
+from service import workflow
 from service.intake import IntakeRejected, ReportSubmission, submit_report
 
 blp = Blueprint("reports", __name__, description="Signalements")
@@ -100,9 +102,28 @@ def list_reports(query):
 @blp.response(200, ReportSchema)
 @blp.alt_response(404, description="No such report for this device")
 def show_report(reference):
-    device = current_device()
-    report = db.session.execute(
-        db.select(Report).where(Report.reference == reference, Report.device_id == device.id)).scalar_one_or_none()
+    return report_dict(_own_report(reference), current_device().locale)
+
+
+@blp.post("/reports/<string:reference>/reopen")
+@device_required
+@blp.arguments(ReopenSchema)
+@blp.response(200, ReportSchema)
+@blp.alt_response(404, description="No such report for this device")
+@blp.alt_response(409, description="Not closed, already reopened once, or closed more than 7 days ago")
+def reopen_report(body, reference):
+    report = _own_report(reference)
+    try:
+        workflow.reopen_by_resident(report, body.get("reason"))
+    except workflow.WorkflowError as exc:
+        abort(409, message=exc.message)
+    return report_dict(report, current_device().locale)
+
+
+def _own_report(reference: str) -> Report:
+    """The caller's report, or 404: another device's report is indistinguishable from a missing one."""
+    report = db.session.execute(db.select(Report).where(
+        Report.reference == reference, Report.device_id == current_device().id)).scalar_one_or_none()
     if report is None:
         abort(404, message="Signalement introuvable.")
-    return report_dict(report, device.locale)
+    return report

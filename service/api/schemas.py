@@ -171,3 +171,7 @@ class ReportSchema(ReportCreatedSchema):
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
     can_reopen_until = fields.DateTime(allow_none=True)
     feedback_given = fields.Boolean()
+
+
+class ReopenSchema(StrictSchema):
+    reason = fields.String(validate=validate.Length(max=1000), allow_none=True)

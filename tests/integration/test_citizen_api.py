@@ -300,3 +300,34 @@ def test_openapi_document_describes_the_citizen_api(client):
     assert {"/api/v1/devices", "/api/v1/reports", "/api/v1/reports/{reference}", "/api/v1/coverage",
             "/api/v1/categories"} <= set(spec["paths"])
     assert "multipart/form-data" in spec["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]
+
+
+def _close(reference, days_ago=0):
+    from sqlalchemy import update
+    db.session.execute(update(Report).where(Report.reference == reference).values(
+        status="closed", closed_at=func.now() - timedelta(days=days_ago)))
+    db.session.commit()
+
+
+def test_a_resident_may_reopen_a_closed_report_once_within_7_days(client):
+    headers, _ = register(client)
+    reference = client.post("/api/v1/reports", json=report_body(), headers=headers).json["reference"]
+    assert client.post(f"/api/v1/reports/{reference}/reopen", json={}, headers=headers).status_code == 409
+    _close(reference)
+    reopened = client.post(f"/api/v1/reports/{reference}/reopen", json={"reason": "Ils sont revenus"},
+                           headers=headers)
+    assert reopened.status_code == 200, reopened.json
+    assert reopened.json["status"] != "closed"
+    assert reopened.json["timeline"][-1]["type"] == "reopened"
+    _close(reference)
+    again = client.post(f"/api/v1/reports/{reference}/reopen", json={}, headers=headers)
+    assert again.status_code == 409
+
+
+def test_reopening_is_refused_after_7_days_and_for_another_device(client):
+    headers, _ = register(client)
+    other, _ = register(client)
+    reference = client.post("/api/v1/reports", json=report_body(), headers=headers).json["reference"]
+    _close(reference, days_ago=8)
+    assert client.post(f"/api/v1/reports/{reference}/reopen", json={}, headers=other).status_code == 404
+    assert client.post(f"/api/v1/reports/{reference}/reopen", json={}, headers=headers).status_code == 409
