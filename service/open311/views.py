@@ -25,6 +25,15 @@ def _jurisdiction():
     params.check_jurisdiction(request.values)
 
 
+@bp.after_request
+def _public_reads(response):
+    # Public data may be read from any web page (open-data portals); POST stays server-to-server, since a
+    # browser page would have to expose its partner key.
+    if request.method in ("GET", "HEAD"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.get(f"/discovery.{FORMAT}")
 def discovery(fmt):
     endpoint_type = "production" if current_app.config.get("PROXIMA_ENV") == "production" else "test"

@@ -119,7 +119,9 @@ def test_services_are_the_categories(client):
     assert rodeo.findtext("metadata") == "true" and services["degradation"].findtext("metadata") == "false"
     assert rodeo.findtext("type") == "realtime" and "moto" in rodeo.findtext("keywords").split(",")
     assert rodeo.findtext("group") == "Tranquillité publique"
-    body = json_of(client.get(f"{BASE}/services.json"))
+    response = client.get(f"{BASE}/services.json")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"  # public data, readable from any page
+    body = json_of(response)
     assert isinstance(body, list) and {s["service_code"] for s in body} == set(services)
     assert all(isinstance(s["service_code"], str) and isinstance(s["metadata"], bool) for s in body)
     # Sensitive categories are listed (partners may forward such reports) but their requests never appear.
@@ -207,6 +209,7 @@ def test_post_goes_through_intake_and_answers_a_list_of_one(client, key):
     assert report.commune_name == "Paris 4e Arrondissement" and report.unit.name.startswith("Commissariat")
     assert [e.type for e in report.events] == ["created", "routed"]
     assert report.events[0].actor_kind == "partner"
+    assert "Access-Control-Allow-Origin" not in response.headers
     contact = db.session.get(ReportContact, report.id)
     assert (contact.name, contact.email, contact.phone) == ("Jeanne Martin", "r@example.fr", "0612345678")
     assert db.session.get(PartnerKey, key.partner_key.id).last_used_at is not None
