@@ -215,6 +215,23 @@ def test_post_goes_through_intake_and_answers_a_list_of_one(client, key):
     assert db.session.get(PartnerKey, key.partner_key.id).last_used_at is not None
 
 
+def test_post_and_the_mobile_app_share_one_intake(client, key):
+    """Same routing and duplicate grouping across channels; app reports are served to partners too."""
+    device = client.post("/api/v1/devices", json={"platform": "android"})
+    assert device.status_code == 201, device.data
+    app_report = client.post("/api/v1/reports", headers={"Authorization": f"Bearer {device.json['token']}"}, json={
+        "category": "degradation", "description": "Abribus brisé", "location": {"lat": 48.8566, "lon": 2.3522}})
+    assert app_report.status_code == 201, app_report.data
+    app_reference = app_report.json["reference"]
+    partner_reference = created_reference(post(client, key, lat="48.85661", long="2.35221"))
+    from_app, from_partner = report_of(app_reference), report_of(partner_reference)
+    assert from_partner.unit_id == from_app.unit_id and from_partner.routing_reason == from_app.routing_reason
+    assert from_partner.incident_id == from_app.incident_id is not None
+    (served,) = json_of(client.get(f"{BASE}/requests/{partner_reference}.json?extensions=true"))
+    assert served["extended_attributes"] == {"duplicate": True, "parent_request_id": app_reference,
+                                             "detailed_status": "received"}
+
+
 def test_post_attributes_single_and_multi_values(client, key):
     reference = created_reference(post(client, key, service_code="rodeo_motorise", **{
         "attribute[vehicle_count]": "3", "attribute[vehicle_type][]": ["moto", "quad"]}))
