@@ -1,7 +1,7 @@
 """Officer console (`/console`): sessions, CSRF, French UI (Flask-Babel), triage views and CLI commands."""
 from datetime import timedelta
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -31,7 +31,8 @@ def _render_console_error(code: int, message: str | None, _errors):
         429: "Trop de tentatives : patientez avant de réessayer.",
     }
     text = messages.get(code, "Erreur du service : réessayez dans quelques instants.")
-    return render_template("console/error.html", code=code, message=text), code
+    response = make_response(render_template("console/error.html", code=code, message=text), code)
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """Console sign-in: Flask-Login session for an Officer, throttled login, safe `next=` redirects."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -84,6 +84,12 @@ def _count_ip_failure(ip: str) -> None:
         pass
 
 
+def _reset_session() -> None:
+    session.clear()
+    # The CSRF secret lived in the session: drop the token derived from it for the rest of this request.
+    g.pop("csrf_token", None)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -98,7 +104,7 @@ def login():
         result = officers.authenticate(form.email.data, form.password.data, remote_addr=ip)
         if result.officer is not None:
             # A fresh session on login: nothing set before authentication survives (session fixation).
-            session.clear()
+            _reset_session()
             login_user(SessionOfficer(result.officer))
             session.permanent = True
             return redirect(safe_next(request.args.get("next")))
@@ -113,6 +119,6 @@ def login():
 @bp.post("/logout")
 def logout():
     logout_user()
-    session.clear()
+    _reset_session()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("console.login"))

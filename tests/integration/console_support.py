@@ -1,6 +1,8 @@
 """Helpers for the console tests: officers, reports through the real intake, CSRF-aware logins."""
 import re
 
+import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from models import Report, Unit, db
@@ -12,6 +14,26 @@ PASSWORD = "correct horse battery staple"
 PARIS_4E = (48.8566, 2.3522)      # Hôtel de Ville → Commissariat de Paris 4e (PN-75104)
 LYON_2E = (45.7578, 4.8320)       # Bellecour → Commissariat de Lyon 2e (PN-69382)
 _CSRF = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="[\w-]*csrf_token"')
+
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production: `g` (CSRF token, Flask-Login's user) and the
+    request's database session are not shared with the test or with other requests."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test's own session must see what the request committed
+        return response
+
+
+@pytest.fixture
+def console_client(app, db_session):
+    return new_client(app)
+
+
+def new_client(app) -> FreshContextClient:
+    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 def unit(code: str) -> Unit:
