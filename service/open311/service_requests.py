@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from models import (Category, EventType, IdempotencyRecord, OutcomeCode, Report, ReportEvent, ReportStatus,
-                    Unit, db)
+from models import Category, IdempotencyRecord, OutcomeCode, Report, ReportEvent, ReportStatus, Unit, db
 from models.event import CITIZEN_VISIBLE
 
 COORDINATE_DECIMALS = 3

@@ -204,8 +204,8 @@ def test_post_goes_through_intake_and_answers_a_list_of_one(client, key):
     reference = item.findtext("service_request_id")
     assert "Commissariat de Paris 4e" in item.findtext("service_notice")
     report = report_of(reference)
-    assert (report.source, report.partner_key_id, report.category_code) == ("open311", key.partner_key.id,
-                                                                           "degradation")
+    assert (report.source, report.category_code) == ("open311", "degradation")
+    assert report.partner_key_id == key.partner_key.id
     assert report.commune_name == "Paris 4e Arrondissement" and report.unit.name.startswith("Commissariat")
     assert [e.type for e in report.events] == ["created", "routed"]
     assert report.events[0].actor_kind == "partner"
@@ -351,7 +351,8 @@ def test_sensitive_categories_never_appear(client, key):
     listed = [r["service_request_id"] for r in json_of(client.get(f"{BASE}/requests.json"))]
     assert listed == [tag]
     json_errors(client.get(f"{BASE}/requests/{deal}.json"), 404)
-    assert json_of(client.get(f"{BASE}/requests.json?service_request_id={deal},{tag}")) [0]["service_request_id"] == tag
+    by_ids = json_of(client.get(f"{BASE}/requests.json?service_request_id={deal},{tag}"))
+    assert [r["service_request_id"] for r in by_ids] == [tag]
     assert json_of(client.get(f"{BASE}/requests.json?service_code=point_de_deal")) == []
     assert deal.encode() not in client.get(f"{BASE}/servicerequestupdates.json").data
     json_errors(client.get(f"{BASE}/tokens/{deal}.json"), 404)
