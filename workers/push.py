@@ -123,8 +123,10 @@ def job_id_for(notification_id: int, attempts_so_far: int) -> str:
 
 
 def _schedule_retry(claim: Claim, not_before: datetime) -> None:
+    # RQ's scheduler keeps whole seconds: round up, or the job would run just before the row is due.
+    at = not_before.replace(microsecond=0) + timedelta(seconds=1 if not_before.microsecond else 0)
     try:
-        enqueue(send_push, claim.id, job_id=job_id_for(claim.id, claim.attempts), at=not_before)
+        enqueue(send_push, claim.id, job_id=job_id_for(claim.id, claim.attempts), at=at)
     except Exception as exc:  # Redis unreachable: the relay claims retrying rows once not_before has passed
         log.warning("relance de la notification %s laissée au relais : %s", claim.id, exc)
 
