@@ -12,7 +12,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from models import db
     from service.extensions import migrate, api
-    from service import errors, health, cli, redis_client
+    from service import errors, health, cli, redis_client, limits, observability, security
     from service import api as citizen_api, console, dashboard, open311
     import workers
 
@@ -21,12 +21,15 @@ def create_app(config: dict | None = None) -> Flask:
     redis_client.init_app(app)
     api.init_app(app)
     errors.init_app(app)
+    observability.init_app(app)
+    security.init_app(app)
     health.init_app(app)
     citizen_api.init_app(app)
     open311.init_app(app)
     console.init_app(app)
     dashboard.init_app(app)
     workers.init_app(app)
+    limits.init_app(app)  # after the blueprints: it wraps their endpoints
     cli.init_app(app)
     return app
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import (Category, Device, EventType, IdempotencyRecord, Report, ReportContact, ReportEvent,
                     ReportPhoto, db)
-from service import notifications
+from service import limits, notifications
 from service.answers import validate_answers
 from service.incidents import group_into_incident
 from service.photos import PhotoRejected, clean_photo
@@ -161,6 +161,7 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
         db.session.add(ReportContact(report_id=report.id, name=submission.contact.get("name"),
                                      email=submission.contact.get("email"), phone=submission.contact.get("phone")))
     db.session.flush()
+    limits.flag_if_storm(report, now)  # many reports from one device at one place: held for review
     # One push at intake: "received, handled by X". The other intake events are in the timeline.
     outbox = notifications.queue_for_event(report, routed)
     try:
