@@ -1,5 +1,6 @@
 """Officer accounts: creation, password hashing, login with throttling and temporary lock, demo accounts."""
 import base64
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -13,8 +14,12 @@ from models import Officer, Role, Unit, db
 from service import audit
 
 MIN_PASSWORD_LENGTH = 12
-# Checked against when the e-mail is unknown, so that a wrong e-mail costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash("proxima-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the e-mail is unknown, so that a wrong e-mail costs as much as a wrong password."""
+    return generate_password_hash("proxima-timing-equaliser")
 
 
 class OfficerError(ValueError):
@@ -79,14 +84,14 @@ def authenticate(email: str, password: str, remote_addr: str | None = None) -> L
     email = normalise_email(email)
     officer = db.session.scalar(select(Officer).where(func.lower(Officer.email) == email))
     if officer is None or not officer.active:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         audit.record(email or "?", "login.failure", "officer", officer.id if officer else None,
                      {"reason": "unknown" if officer is None else "inactive", "ip": remote_addr})
         db.session.commit()
         return LoginResult(None)
     now = _now()
     if officer.locked_until is not None and officer.locked_until > now:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         audit.record(officer, "login.refused_locked", "officer", officer.id, {"ip": remote_addr})
         db.session.commit()
         return LoginResult(None, locked=True)

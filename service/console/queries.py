@@ -233,9 +233,11 @@ def has_contact(report: Report) -> bool:
 def transfer_targets(report: Report, radius_m: int = 15000, limit: int = 40) -> list[Unit]:
     """Units that could take over: active, receiving reports, whose jurisdiction is near the report."""
     point = Report.location
+    # Degrees, generous for longitude at French latitudes: an index-friendly prefilter before the exact distance.
+    radius_deg = radius_m / 111_000 * 1.6
     stmt = (select(Unit).join(Report, Report.id == report.id)
             .where(Unit.active.is_(True), Unit.receives_reports.is_(True), Unit.id != report.unit_id,
-                   func.ST_DWithin(func.Geography(Unit.jurisdiction), func.Geography(point), radius_m))
+                   func.ST_DWithin(Unit.jurisdiction, point, radius_deg))
             .order_by(func.ST_Distance(Unit.jurisdiction, point), Unit.name).limit(limit))
     return db.session.scalars(stmt).all()
 
