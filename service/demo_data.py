@@ -52,6 +52,7 @@ class DemoProfile:
     duplicate_share: float = 0.06
     reopen_share: float = 0.015
     feedback_share: float = 0.3       # of informed, closed reports
+    stuck_share: float = 0.01         # never answered: the open backlog
     outcomes: dict = field(default_factory=lambda: {
         "default": {"patrouille_engagee_rien_constate": 0.45, "mediation": 0.2, "verbalisation": 0.12,
                     "transmis_enquete": 0.08, "hors_competence": 0.08, "oriente_plainte": 0.07},
@@ -125,7 +126,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     primaries = max(1, round(reports * (1 - profile.duplicate_share)))
     p = {"n": primaries, "days": profile.days, "app": profile.app_share, "notified": profile.notified_share,
          "transfer": profile.transfer_share, "reopen": profile.reopen_share, "feedback": profile.feedback_share,
-         "sigma": profile.delay_sigma, "mark": DEMO_MARK, "dups": reports - primaries}
+         "sigma": profile.delay_sigma, "stuck": profile.stuck_share, "mark": DEMO_MARK, "dups": reports - primaries}
 
     progress("points dans les communes, au prorata de la population")
     s.execute(text("""
@@ -165,8 +166,10 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     s.execute(text(f"""
         CREATE TEMP TABLE demo_report ON COMMIT DROP AS
         WITH pts AS (
+            -- Sampling in a subquery: with ORDER BY random() in the same SELECT, PostgreSQL would reuse that
+            -- one value for every random() column.
             SELECT insee_code, location, random() AS u_cat, random() AS u1, random() AS u2, random() AS u_day,
-                   random() AS u_min FROM demo_points ORDER BY random() LIMIT :n
+                   random() AS u_min FROM (SELECT insee_code, location FROM demo_points ORDER BY random() LIMIT :n) s
         ), cat AS (SELECT * FROM (VALUES {_values(cats)}) AS v(code, lo, hi, peak, spread, dispatch)),
         placed AS (
             SELECT pts.*, cat.code AS category_code, cat.dispatch,
@@ -225,8 +228,10 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                    CASE WHEN u_dispatch < dispatch THEN make_interval(
                        secs => 60 * greatest(sla_dispatch_min - sla_acknowledge_min, 5) * factor * 0.6
                                * exp(:sigma * n2)) END AS dispatch_delay,
-                   make_interval(secs => 60 * sla_resolve_min * factor * 0.5 * exp(:sigma * 0.8 * n3))
-                       AS resolve_delay
+                   -- A few reports are left unanswered (forgotten, waiting): they make the open backlog age.
+                   CASE WHEN u_feedback * 1000 - floor(u_feedback * 1000) < :stuck THEN interval '100 years'
+                        ELSE make_interval(secs => 60 * sla_resolve_min * factor * 0.5 * exp(:sigma * 0.8 * n3))
+                   END AS resolve_delay
             FROM base b
         ), at AS (
             SELECT s.*,
@@ -289,7 +294,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                ST_Translate(f.location, (random() - 0.5) * 0.0012, (random() - 0.5) * 0.0008) AS location,
                f.received_at + make_interval(secs => 60 * (3 + 60 * random())) AS received_at,
                random() < :app AS from_app
-        FROM demo_final f WHERE NOT f.transferred ORDER BY random() LIMIT :dups
+        FROM (SELECT * FROM demo_final WHERE NOT transferred ORDER BY random() LIMIT :dups) f
     """), p)
     s.execute(text("""
         INSERT INTO incidents (id, category_code, unit_id, location, first_report_at, last_report_at, report_count,

@@ -476,8 +476,9 @@ def report_rows(f: IndicatorFilters, limit: int = 100, offset: int = 0) -> list[
 def iter_report_rows(f: IndicatorFilters, batch: int = 5000):
     """Stream every report behind the filters through a server-side cursor (constant memory)."""
     sql, params = report_rows_sql(f, order="c.report_id")
-    result = db.session.connection().execution_options(stream_results=True, yield_per=batch).execute(
-        text(sql), params)
+    # Statement-level options: Connection.execution_options() would leave the whole session streaming.
+    statement = text(sql).execution_options(stream_results=True, max_row_buffer=batch)
+    result = db.session.connection().execute(statement, params)
     try:
         for row in result:
             yield row
