@@ -14,7 +14,7 @@ def init_app(app: Flask) -> None:
     # The outbox hands committed rows to the queue through this hook (service/ does not import workers/).
     app.extensions[DISPATCHER] = enqueue_sends
     app.cli.add_command(worker_command)
-    app.cli.add_command(outbox)
+    app.cli.add_command(outbox_group)
 
 
 @click.command("worker")
@@ -30,11 +30,11 @@ def worker_command(with_scheduler: bool, burst: bool, queues: tuple[str, ...]) -
 
 
 @click.group("outbox")
-def outbox() -> None:
+def outbox_group() -> None:
     """Outbox of push notifications."""
 
 
-@outbox.command("relay")
+@outbox_group.command("relay")
 @click.option("--loop", is_flag=True, help="Keep relaying every OUTBOX_RELAY_INTERVAL_S seconds.")
 @with_appcontext
 def relay_command(loop: bool) -> None:

@@ -12,6 +12,7 @@ from rq.cron import CronScheduler
 
 from models import db
 from workers.followups import purge_expired_reports, remind_unacknowledged, request_feedback
+from workers.indicators import refresh_indicators
 from workers.outbox import relay_outbox
 from workers.queues import QUEUES, get_queue, worker_connection
 
@@ -20,6 +21,7 @@ log = logging.getLogger("proxima.worker")
 # Daily purge at 03:30 UTC, when nobody triages.
 RETENTION_CRON = "30 3 * * *"
 FOLLOWUP_INTERVAL_S = 60
+INDICATORS_INTERVAL_S = 60
 
 
 class ProximaWorker(SimpleWorker):
@@ -50,6 +52,7 @@ def periodic_jobs(app: Flask) -> list[tuple]:
         (relay_outbox, {"interval": app.config["OUTBOX_RELAY_INTERVAL_S"]}),
         (remind_unacknowledged, {"interval": FOLLOWUP_INTERVAL_S}),
         (request_feedback, {"interval": FOLLOWUP_INTERVAL_S}),
+        (refresh_indicators, {"interval": INDICATORS_INTERVAL_S}),
         (purge_expired_reports, {"cron": RETENTION_CRON}),
     ]
 

@@ -1,0 +1,136 @@
+"""Nothing lost, nothing sent twice: Redis outage at intake, worker killed mid-send, concurrent relays and workers."""
+import signal
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Notification, db
+from service import create_app, notifications
+from tests.factories import add_event, make_device, make_report
+from tests.fcm_server import Answer
+from tests.integration.push_fixtures import (PrivateRedis, fcm_credentials, fcm_server, push_app,  # noqa: F401
+                                             push_config, push_db, work, worker_process)
+from workers.outbox import relay
+from workers.push import enqueue_sends
+
+
+def states(*report_ids):
+    db.session.rollback()
+    query = select(Notification.state).order_by(Notification.id)
+    if report_ids:
+        query = query.where(Notification.report_id.in_(report_ids))
+    return db.session.scalars(query).all()
+
+
+@pytest.mark.slow
+def test_intake_succeeds_while_redis_is_down_and_the_relay_delivers_later(
+        push_db, fcm_server, fcm_credentials, tmp_path):
+    private_redis = PrivateRedis(tmp_path).start()
+    app = create_app(push_config(fcm_server, fcm_credentials, REDIS_URL=private_redis.url))
+    try:
+        with app.app_context():
+            client = app.test_client()
+            device = client.post("/api/v1/devices", json={"platform": "android", "fcm_token": "tok-outage"}).json
+            private_redis.stop()
+            started = time.monotonic()
+            response = client.post("/api/v1/reports", headers={"Authorization": f"Bearer {device['token']}"},
+                                   json={"category": "nuisance_sonore", "description": "Musique très forte",
+                                         "location": {"lat": 48.8566, "lon": 2.3522},
+                                         "answers": {"source": "logement"}})
+            assert response.status_code == 201, response.json
+            assert time.monotonic() - started < 5  # Redis down costs a refused connection, not a hang
+            assert states() == ["pending"]
+            assert relay().error is not None  # the relay cannot enqueue either, and hands the rows back
+            assert states() == ["pending"]
+
+            private_redis.start()  # same port, empty: whatever was queued before is gone
+            assert relay().enqueued == 1
+            work(app)
+            (message,) = fcm_server.wait_for(1)
+            assert message.token == "tok-outage"
+            assert message.message["data"]["reference"] == response.json["reference"]
+            assert states() == ["sent"]
+    finally:
+        private_redis.stop()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_send_never_causes_a_second_message(push_app, push_db, fcm_server, fcm_credentials):
+    report = make_report(device=make_device(tokens=("tok-killed",)))
+    event = add_event(report, "acknowledged")
+    rows = notifications.queue_for_event(report, event)
+    db.session.commit()
+    notifications.dispatch_after_commit(rows)
+    fcm_server.script("tok-killed", Answer.ok(delay_s=0.05))
+    fcm_server.hold()  # the server receives the message and keeps the answer back
+
+    worker = worker_process(fcm_server, fcm_credentials)
+    try:
+        fcm_server.wait_for(1, timeout=30)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        fcm_server.release.set()
+        if worker.poll() is None:
+            worker.kill()
+    assert states() == ["sending"]
+
+    # A live send must not be given up: with the normal timeout the relay leaves the row alone...
+    assert relay().given_up == 0
+    # ...and another job for the same row (RQ retry, duplicate enqueue) cannot claim it.
+    enqueue_sends([(rows[0].id, 0), (rows[0].id, 1)])
+    work(push_app)
+    assert states() == ["sending"]
+    # Past the sending timeout the relay records it as DELIVERY_UNKNOWN and never resends.
+    result = relay(sending_timeout_s=0)
+    assert result.given_up == 1 and result.enqueued == 0
+    row = db.session.get(Notification, rows[0].id)
+    assert row.state == "failed" and row.last_error.startswith("DELIVERY_UNKNOWN")
+    # Workers and relays keep running: nothing more goes out for that row.
+    work(push_app)
+    assert relay().enqueued == 0
+    assert len(fcm_server.sent_to("tok-killed")) == 1
+
+
+@pytest.mark.slow
+def test_concurrent_relays_and_workers_send_each_row_exactly_once(push_app, push_db, fcm_server, fcm_credentials):
+    count = 60
+    all_rows = []
+    for i in range(count // 2):
+        report = make_report(device=make_device(tokens=(f"tok-a{i}", f"tok-b{i}")))
+        all_rows += notifications.queue_for_event(report, add_event(report, "dispatched"))
+    db.session.commit()
+    # Half of them also got the immediate enqueue after commit: their jobs are duplicated by the relays.
+    notifications.dispatch_after_commit(all_rows[::2])
+
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run_relay():
+        with push_app.app_context():
+            try:
+                barrier.wait()
+                results.append(relay(batch_size=7))
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run_relay) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sum(r.enqueued for r in results) == count  # each row claimed by exactly one relay
+
+    workers = [worker_process(fcm_server, fcm_credentials, "--burst") for _ in range(2)]
+    for w in workers:
+        assert w.wait(120) == 0, w.stdout.read().decode()[-2000:]
+    tokens = [m.token for m in fcm_server.messages]
+    assert len(tokens) == count and len(set(tokens)) == count
+    assert states() == ["sent"] * count
+    names = db.session.scalars(select(func.count(func.distinct(Notification.fcm_message_name)))).one()
+    assert names == count
