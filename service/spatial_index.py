@@ -1,11 +1,15 @@
 """In-memory spatial index of unit jurisdictions and communes, kept in step with the database.
 
-Routing a point costs two GiST lookups in PostGIS (a round trip each); the same answer from an
-STRtree of prepared GEOS geometries in the process is faster and spares the database. The index
+Routing a point costs two GiST lookups in PostGIS (a round trip each); the same answer from prepared
+GEOS geometries in the process is faster and spares the database. Lookups go through a grid of
+0.05° cells listing the geometries whose bounding box touches each cell, then one vectorised
+`shapely.intersects_xy` over those few candidates: no Point object and no tree walk per lookup
+(measured by `make bench`, B2, about 1.7 times faster than an STRtree query with a Point). The index
 compares a cheap fingerprint of the tables (row counts, last update) at most every `ttl` seconds
 and reloads when they changed, so an import or a rebuild of the units is picked up without restart.
 Points outside every polygon (gaps, just off the coast) fall back to PostGIS nearest-neighbour SQL.
 """
+import math
 import threading
 import time
 
@@ -34,14 +38,14 @@ class SpatialIndex:
     def units_at(self, lon: float, lat: float) -> list[tuple]:
         """Rows (id, name, kind, categories, service_hours, area) of units whose jurisdiction holds the point."""
         units = self._fresh()[0]
-        point = shapely.Point(lon, lat)
-        return [units["rows"][i] for i in units["tree"].query(point, predicate="intersects")]
+        rows = units["rows"]
+        return [rows[i] for i in _hits(units, lon, lat)]
 
     def commune_at(self, lon: float, lat: float) -> tuple | None:
         """(insee_code, name, departement_code) of the commune holding the point, or None."""
         communes = self._fresh()[1]
-        hits = communes["tree"].query(shapely.Point(lon, lat), predicate="intersects")
-        return communes["rows"][int(np.min(hits))] if len(hits) else None
+        hits = _hits(communes, lon, lat)
+        return communes["rows"][min(hits)] if hits else None
 
     def _fresh(self):
         now = time.monotonic()
@@ -62,11 +66,31 @@ class SpatialIndex:
             "FROM units WHERE receives_reports AND active ORDER BY id")).all()
         commune_rows = db.session.execute(text(
             "SELECT insee_code, name, departement_code, ST_AsBinary(geom) FROM communes ORDER BY insee_code")).all()
-        return _tree([r[:6] for r in unit_rows], [r[6] for r in unit_rows]), \
-            _tree([r[:3] for r in commune_rows], [r[3] for r in commune_rows])
+        return _grid([r[:6] for r in unit_rows], [r[6] for r in unit_rows]), \
+            _grid([r[:3] for r in commune_rows], [r[3] for r in commune_rows])
 
 
-def _tree(rows, wkbs):
+# Grid cell size in degrees (about 5.5 km × 3.7 km in metropolitan France): about five commune candidates per cell.
+CELL_DEG = 0.05
+
+
+def _grid(rows, wkbs):
     geometries = shapely.from_wkb([bytes(w) for w in wkbs]) if wkbs else np.array([], dtype=object)
     shapely.prepare(geometries)
-    return {"rows": rows, "tree": shapely.STRtree(geometries)}
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i, (x0, y0, x1, y1) in enumerate(shapely.bounds(geometries).tolist() if len(geometries) else []):
+        # Same floor(x / CELL_DEG) as the lookup (division and floor are monotonic): no cell can be missed.
+        for cx in range(math.floor(x0 / CELL_DEG), math.floor(x1 / CELL_DEG) + 1):
+            for cy in range(math.floor(y0 / CELL_DEG), math.floor(y1 / CELL_DEG) + 1):
+                cells.setdefault((cx, cy), []).append(i)
+    grid = {cell: (np.array(ids, dtype=np.intp), geometries[ids]) for cell, ids in cells.items()}
+    return {"rows": rows, "grid": grid}
+
+
+def _hits(index: dict, lon: float, lat: float) -> list[int]:
+    """Positions (in `rows`) of the geometries that intersect the point, in ascending order."""
+    entry = index["grid"].get((math.floor(lon / CELL_DEG), math.floor(lat / CELL_DEG)))
+    if entry is None:
+        return []
+    ids, geometries = entry
+    return ids[shapely.intersects_xy(geometries, lon, lat)].tolist()
