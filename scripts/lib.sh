@@ -119,6 +119,7 @@ ensure_postgres() {
 }
 
 ensure_database() {
+    step "Database"
     dbtool pg-ensure-db "$DATABASE_URL" || die "could not create the database of $(dbtool describe "$DATABASE_URL")"
 }
 
@@ -194,10 +195,20 @@ migrate_and_load() {
     flask_cmd data load || die "loading the reference data failed"
 }
 
-# flask_has GROUP COMMAND / flask_has "" COMMAND: whether a CLI command exists (others add theirs over time).
-flask_has() {
-    local group=$1 command=$2 help
-    if [[ -n $group ]]; then help="$(flask_cmd "$group" --help 2>/dev/null || true)"
-    else help="$(flask_cmd --help 2>/dev/null || true)"; fi
-    grep -qE "^[[:space:]]+$command([[:space:]]|$)" <<<"$help"
+# Commands that other parts of Proxima provide (demo accounts, RQ worker): `make run` uses them when present.
+# One Python start for both checks (loading the app takes a few seconds on a busy machine).
+detect_optional_commands() {
+    local found code='
+from wsgi import app
+commands = app.cli.commands
+officer = commands.get("officer")
+print("seed-demo" if officer is not None and "seed-demo" in getattr(officer, "commands", {}) else "")
+print("worker" if "worker" in commands else "")
+'
+    found="$(cd "$PROJECT_ROOT" && "$VENV/bin/python" -c "$code" 2>/dev/null)" || found=""
+    HAS_SEED_DEMO=0
+    HAS_WORKER=0
+    if grep -qx seed-demo <<<"$found"; then HAS_SEED_DEMO=1; fi
+    if grep -qx worker <<<"$found"; then HAS_WORKER=1; fi
+    return 0
 }

@@ -26,17 +26,18 @@ cleanup() {
     stop_private_servers
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Ctrl-C (or a TERM from a supervisor) is the normal way to stop: exit 0 once everything is stopped.
+trap 'exit 0' INT TERM
 
 ensure_postgres proxima
 ensure_redis 0
 ensure_database
 migrate_and_load
 
+detect_optional_commands
 step "Demo officer accounts"
 credentials=""
-if flask_has officer seed-demo; then
+if [[ $HAS_SEED_DEMO -eq 1 ]]; then
     credentials="$(flask_cmd officer seed-demo)" || die "flask officer seed-demo failed"
     printf '%s\n' "$credentials" | sed 's/^/    /' >&2
 else
@@ -51,7 +52,7 @@ step "Starting gunicorn on http://127.0.0.1:$PORT"
     --access-logfile - --error-logfile - wsgi:app &
 CHILDREN+=($!)
 
-if flask_has "" worker; then
+if [[ $HAS_WORKER -eq 1 ]]; then
     step "Starting the RQ worker (with scheduler)"
     "$VENV/bin/flask" --app wsgi worker --with-scheduler &
     CHILDREN+=($!)

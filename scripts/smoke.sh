@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Smoke test of `make run` as a user meets it: start it in the background, wait until /readyz answers 200,
-# stop it (as Ctrl-C would), and check that it stopped. Prints how long the start took.
+# Smoke test of `make run` as a user meets it: start it in the background, wait until /readyz answers 200 and
+# the "Proxima is running" banner is printed, stop it (as Ctrl-C would), and check that everything it started
+# stopped. Prints how long the start took.
 #   PORT=8000 SMOKE_TIMEOUT=900 scripts/smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +43,8 @@ try:
     r = urllib.request.urlopen(sys.argv[1], timeout=2); print(r.status, r.read().decode())
 except Exception as exc:
     print('-', exc)" "$url")"
-    if [[ $body == 200* ]]; then ready=1; break; fi
+    # Ready means /readyz answers 200 and run.sh got to its banner (gunicorn and the RQ worker both started).
+    if [[ $body == 200* ]] && grep -q "Proxima is running" "$log"; then ready=1; break; fi
     sleep 1
 done
 elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
@@ -61,4 +63,10 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     exit 1
 fi
 echo "    stopped; port $port is free" >&2
+if pgrep -g "$make_pid" >/dev/null 2>&1; then
+    echo "ERROR: processes of make run are still running after stopping:" >&2
+    ps -o pid,args -g "$make_pid" >&2 || true
+    exit 1
+fi
+grep -E "Starting the RQ worker|flask worker' does not exist" "$log" | sed 's/^/    /' >&2 || true
 echo "smoke: make run ready in ${elapsed}s"
