@@ -34,6 +34,7 @@ DEFAULT_PERIOD_DAYS = 30
 INCREMENTAL_OVERLAP = timedelta(minutes=15)
 
 _OPEN_STATUSES = "('received', 'acknowledged', 'dispatched')"
+_REFRESH_LOCK_KEY = 0x494E4443  # "INDC": advisory lock serialising refreshes
 
 # Per-report clocks; {scope} restricts the events scanned (everything, or the reports that changed).
 _CLOCKS_SELECT = """
@@ -99,6 +100,10 @@ def refresh_indicator_views(full: bool = False) -> dict:
     """
     s = db.session
     started = time.monotonic()
+    # One refresh at a time (scheduler overlap, a CLI run during the job): the others step aside.
+    if not s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _REFRESH_LOCK_KEY}).scalar_one():
+        s.rollback()
+        return {"full": full, "reports": 0, "duration_ms": 0, "skipped": True}
     started_at = s.execute(text("SELECT now()")).scalar_one()
     last = s.execute(text("SELECT last_event_id, started_at FROM indicator_refreshes ORDER BY id DESC LIMIT 1")).first()
     max_event_id = s.execute(text("SELECT coalesce(max(id), 0) FROM report_events")).scalar_one()
@@ -130,7 +135,7 @@ def refresh_indicator_views(full: bool = False) -> dict:
         VALUES (:started_at, clock_timestamp(), :last_event_id, :full, :n, :ms)
     """), {"started_at": started_at, "last_event_id": max_event_id, "full": full, "n": refreshed, "ms": duration_ms})
     s.commit()
-    return {"full": full, "reports": refreshed, "duration_ms": duration_ms}
+    return {"full": full, "reports": refreshed, "duration_ms": duration_ms, "skipped": False}
 
 
 def refresh_territories() -> int:

@@ -1,4 +1,8 @@
-"""Periodic refresh of the materialised indicator clocks read by the dashboard and the CSV export."""
+"""Periodic refresh of the materialised indicator clocks read by the dashboard and the CSV export.
+
+Scheduled every few minutes (INDICATORS_INTERVAL_S in workers/worker.py): each run is incremental and only
+recomputes the reports whose timeline changed; concurrent runs skip (advisory lock).
+"""
 from workers.queues import DEFAULT, job
 
 
