@@ -1,0 +1,151 @@
+"""The officer console in a real browser: login, live queue and map, triage, transfer, scope."""
+import re
+import threading
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from models import Report, db
+from tests.integration.console_support import LYON_2E, PASSWORD, make_officer, make_report, unit
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def live_server(app, committed):
+    """Base URL of the app on 127.0.0.1; browser requests use their own connections, hence `committed`."""
+    previous = app.config.get("CONSOLE_POLL_MS")
+    app.config["CONSOLE_POLL_MS"] = 1000  # the queue polls every second instead of fifteen
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        if previous is None:
+            app.config.pop("CONSOLE_POLL_MS", None)
+        else:
+            app.config["CONSOLE_POLL_MS"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for this module, closed before any other module starts its own Playwright."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Factory of pages, each in its own context (its own cookies: one officer per context)."""
+    contexts, script_errors = [], []
+
+    def make():
+        context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
+        context.set_default_timeout(15000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: script_errors.append(str(exc)))
+        return page
+    yield make
+    for context in contexts:
+        context.close()
+    assert not script_errors, script_errors
+
+
+def _login(page, base_url, email):
+    page.goto(f"{base_url}/console/login")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", name="File des signalements")).to_be_visible()
+
+
+def test_triage_from_queue_to_resolution(live_server, new_page):
+    make_officer("paris@test.fr", unit_code="PN-75104")
+    page = new_page()
+    _login(page, live_server, "paris@test.fr")
+    expect(page.locator("#queue-rows")).to_contain_text("Aucun signalement")
+    # The jurisdiction is drawn even without tiles (MAP_TILE_URL empty in tests).
+    expect(page.locator("#map path.leaflet-interactive").first).to_be_attached()
+
+    report = make_report("rodeo_motorise", description="Motos sur le parvis", ongoing=True)
+    # New arrival without reloading the page: in the table, announced, and on the map.
+    row = page.locator(f'#queue-rows tr[data-report-id="{report.id}"]')
+    expect(row).to_contain_text(report.reference)
+    expect(row).to_contain_text("Rodéo")
+    expect(row).to_contain_text("en cours")
+    expect(page.locator("#queue-status")).to_contain_text("nouveau signalement")
+    expect(page.locator("#map")).to_have_attribute("data-marker-ids", re.compile(rf"\b{report.id}\b"))
+
+    row.get_by_role("link", name=report.reference).click()
+    expect(page.get_by_role("heading", name=re.compile(report.reference))).to_be_visible()
+    expect(page.locator("#report-map .leaflet-interactive").first).to_be_attached()
+
+    page.get_by_role("button", name="Prendre en compte").click()
+    expect(page.locator("#report-status")).to_have_text("Pris en compte")
+    page.locator(".action-dispatch").get_by_label("Commentaire (facultatif)").fill("Patrouille PS 12")
+    page.get_by_role("button", name="Engager une patrouille").click()
+    expect(page.locator("#report-status")).to_have_text("Patrouille engagée")
+    page.get_by_label("Issue").select_option(label="Saisie d'engin")
+    page.get_by_role("button", name="Résoudre").click()
+    expect(page.locator("#report-status")).to_have_text("Résolu")
+
+    timeline = page.locator("#timeline")
+    for label in ("Signalement reçu", "Attribué à l'unité compétente", "Pris en compte", "Patrouille engagée",
+                  "Résolu"):
+        expect(timeline).to_contain_text(label)
+    expect(timeline).to_contain_text("Patrouille PS 12")
+    expect(timeline).to_contain_text("Saisie d'engin")
+    db.session.expire_all()
+    assert db.session.get(Report, report.id).status == "resolved"
+
+
+def test_transfer_accepted_by_the_other_unit_and_scope(live_server, new_page):
+    make_officer("paris@test.fr", unit_code="PN-75104")
+    make_officer("pm@test.fr", unit_code="PM-75056")
+    make_officer("lyon@test.fr", unit_code="PN-69382")
+    report = make_report("point_de_deal", description="Deal devant l'école")
+    make_report("point_de_deal", at=LYON_2E, description="Deal à Lyon")
+
+    paris = new_page()
+    _login(paris, live_server, "paris@test.fr")
+    paris.get_by_role("link", name=report.reference).click()
+    transfer = paris.locator(".action-transfer")
+    transfer.get_by_label("Unité destinataire").select_option(label="Police municipale de Paris (police municipale)")
+    transfer.get_by_label("Motif du transfert").fill("Compétence de la police municipale")
+    transfer.get_by_role("button", name="Transférer").click()
+    expect(paris.locator(".flash-success")).to_contain_text("Transfert demandé")
+
+    pm = new_page()
+    _login(pm, live_server, "pm@test.fr")
+    row = pm.locator(f'#queue-rows tr[data-report-id="{report.id}"]')
+    expect(row).to_contain_text("transfert à accepter")
+    row.get_by_role("link", name=report.reference).click()
+    pm.get_by_role("button", name="Accepter le transfert").click()
+    expect(pm.locator("#report-unit")).to_have_text("Police municipale de Paris")
+    expect(pm.locator("#report-status")).to_have_text("Pris en compte")
+    expect(pm.locator("#timeline")).to_contain_text("Transfert accepté")
+
+    # An officer of another unit cannot open it: 404, and nothing of the report shows.
+    lyon = new_page()
+    _login(lyon, live_server, "lyon@test.fr")
+    expect(lyon.locator("#queue-rows tr[data-report-id]")).to_have_count(1)
+    expect(lyon.locator("#queue-rows")).not_to_contain_text(report.reference)
+    response = lyon.goto(f"{live_server}/console/reports/{report.id}")
+    assert response.status == 404
+    expect(lyon.get_by_role("heading", name="Erreur 404")).to_be_visible()
+    assert report.reference not in lyon.content()
+    db.session.expire_all()
+    moved = db.session.scalar(select(Report).where(Report.id == report.id))
+    assert moved.unit_id == unit("PM-75056").id
