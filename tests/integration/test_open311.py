@@ -514,15 +514,12 @@ def test_a_full_page_is_capped_at_1000_and_built_with_one_query(app, client, key
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        started = datetime.now()
         response = client.get(f"{BASE}/requests.xml")
-        elapsed = datetime.now() - started
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(xml_of(response).findall("request")) == 1000
+    # One query for the whole page (no N+1); its speed is measured by `make bench` (B6), not here.
     assert len(statements) == 1, statements
-    # Generous bound for a shared CI machine; the benchmark target is 250 ms.
-    assert elapsed < timedelta(seconds=2), elapsed
     assert len(json_of(client.get(f"{BASE}/requests.json?page=2"))) == 101
 
 
