@@ -1,0 +1,107 @@
+"""Pure parts of the indicators: filters, buckets, SLA conditions, formatting, CSV cells, demo mixes."""
+from datetime import date, datetime
+from types import SimpleNamespace
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from service.dashboard.export import _cell, export_filename
+from service.dashboard.filters import filters_from_args
+from service.dashboard.present import duration, percent, score
+from service.demo_data import DemoProfile, _cumulative
+from service.indicators import (BUCKET_EDGES, BUCKET_LABELS, DEFAULT_PERIOD_DAYS, IndicatorFilters, _sla_breached,
+                                _sla_met, _where)
+
+ADMIN = SimpleNamespace(role="admin", unit_id=None)
+CHEF = SimpleNamespace(role="superviseur", unit_id=7)
+
+
+def test_buckets_are_increasing_and_labelled():
+    assert list(BUCKET_EDGES) == sorted(BUCKET_EDGES)
+    assert len(BUCKET_LABELS) == len(BUCKET_EDGES) + 1
+
+
+def test_default_period_is_the_last_30_days_inclusive():
+    f = IndicatorFilters.default(today=date(2026, 3, 31))
+    assert (f.start, f.end) == (date(2026, 3, 2), date(2026, 3, 31))
+    assert (f.end - f.start).days + 1 == DEFAULT_PERIOD_DAYS
+
+
+def test_filters_round_trip_through_the_query_string():
+    f, errors = filters_from_args(MultiDict({"start": "2026-01-01", "end": "2026-01-31", "category_code": "autre",
+                                             "hour": "22", "isodow": "6", "sla": "resolve:breached"}), ADMIN, None)
+    assert errors == []
+    again, _ = filters_from_args(MultiDict({k: str(v) for k, v in f.query_args().items()}), ADMIN, None)
+    assert again == f
+    assert f.drill(hour=None, category_code="degradation")["category_code"] == "degradation"
+    assert "hour" not in f.drill(hour=None)
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"start": "2026-13-01"}, "invalide"),
+    ({"hour": "25"}, "hors limites"),
+    ({"unit_id": "abc"}, "nombre entier"),
+    ({"start": "2026-02-01", "end": "2026-01-01"}, "après"),
+])
+def test_bad_filters_are_reported_and_ignored(args, message):
+    f, errors = filters_from_args(MultiDict(args), ADMIN, None, today=date(2026, 3, 31))
+    assert any(message in e for e in errors)
+    assert f.hour is None and f.unit_id is None
+
+
+def test_supervisor_is_kept_in_scope():
+    f, errors = filters_from_args(MultiDict({"unit_id": "99"}), CHEF, frozenset({7, 8}))
+    assert f.unit_id == 7 and errors  # out-of-scope unit ignored, back to their own tree
+    f, errors = filters_from_args(MultiDict({"unit_id": "8"}), CHEF, frozenset({7, 8}))
+    assert f.unit_id == 8 and not errors
+    assert f.scope_unit_ids == frozenset({7, 8})
+
+
+def test_where_clause_uses_parameters_never_values():
+    f = IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 1, 31), category_code="x'; DROP TABLE reports; --",
+                         hour=3, bucket=2, clock="acknowledge", scope_unit_ids=frozenset({4, 5}))
+    sql, params = _where(f)
+    assert "DROP" not in sql
+    assert params["category_code"].startswith("x'")
+    assert params["end_excl"] == date(2026, 2, 1)  # the end day is included
+    assert params["unit_ids"] == [4, 5]
+    assert (params["bucket_low"], params["bucket_high"]) == (900, 1800)
+
+
+def test_last_bucket_is_open_ended():
+    _, params = _where(IndicatorFilters(clock="resolve", bucket=len(BUCKET_LABELS) - 1))
+    assert params["bucket_low"] == BUCKET_EDGES[-1] and "bucket_high" not in params
+
+
+def test_sla_conditions():
+    assert _sla_met("acknowledge") == "(c.acknowledged_at <= c.acknowledge_due_at)"
+    # Not dispatched is a breach only while the report is still open.
+    assert "c.is_open" in _sla_breached("dispatch")
+    assert "c.is_open" not in _sla_breached("resolve")
+
+
+@pytest.mark.parametrize("seconds, text", [(None, "—"), (42, "42 s"), (300, "5 min"), (3900, "1 h 05"),
+                                           (90000, "1 j 1 h")])
+def test_french_durations(seconds, text):
+    assert duration(seconds) == text
+
+
+def test_percent_and_score():
+    assert percent(None) == "—" and percent(0.8775) == "87,8 %"
+    assert score(4.25) == "4,25 / 5"
+
+
+def test_csv_cells():
+    assert _cell(None) == "" and _cell(True) == "oui" and _cell(False) == "non"
+    assert _cell(datetime(2026, 3, 2, 9, 5, 7)) == "2026-03-02 09:05:07"
+    assert export_filename(IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))) == \
+        "proxima-signalements-2026-01-01-2026-01-31.csv"
+
+
+def test_demo_mixes_are_probability_ranges():
+    profile = DemoProfile()
+    ranges = _cumulative({k: v[0] for k, v in profile.categories.items()})
+    assert ranges[0][1] == 0 and ranges[-1][2] > 1
+    assert all(a[2] == pytest.approx(b[1]) for a, b in zip(ranges, ranges[1:]))
+    for mix in profile.outcomes.values():
+        assert sum(mix.values()) == pytest.approx(1)
