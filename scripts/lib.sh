@@ -22,7 +22,6 @@ info() { printf '    %s\n' "$*" >&2; }
 die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 
 dbtool() { "$VENV/bin/python" "$PROJECT_ROOT/scripts/dbtool.py" "$@"; }
-flask_cmd() { (cd "$PROJECT_ROOT" && "$VENV/bin/flask" --app wsgi "$@"); }
 
 # Variables from .env (if any) for whatever the environment does not already set.
 load_env_file() {
@@ -186,29 +185,10 @@ stop_private_servers() {
     stop_private_postgres
 }
 
-# --- Schema and reference data ------------------------------------------------------------------------------
+# --- Schema, reference data, demo accounts ------------------------------------------------------------------
 
+# `flask db upgrade heads`, `flask data load` and (with --seed-demo) `flask officer seed-demo`, in one process so
+# the app is loaded once: see scripts/bootstrap.py.
 migrate_and_load() {
-    step "Database schema (flask db upgrade heads)"
-    flask_cmd db upgrade heads || die "migrations failed"
-    step "Reference data (flask data load): categories, communes, demo units"
-    flask_cmd data load || die "loading the reference data failed"
-}
-
-# Commands that other parts of Proxima provide (demo accounts, RQ worker): `make run` uses them when present.
-# One Python start for both checks (loading the app takes a few seconds on a busy machine).
-detect_optional_commands() {
-    local found code='
-from wsgi import app
-commands = app.cli.commands
-officer = commands.get("officer")
-print("seed-demo" if officer is not None and "seed-demo" in getattr(officer, "commands", {}) else "")
-print("worker" if "worker" in commands else "")
-'
-    found="$(cd "$PROJECT_ROOT" && "$VENV/bin/python" -c "$code" 2>/dev/null)" || found=""
-    HAS_SEED_DEMO=0
-    HAS_WORKER=0
-    if grep -qx seed-demo <<<"$found"; then HAS_SEED_DEMO=1; fi
-    if grep -qx worker <<<"$found"; then HAS_WORKER=1; fi
-    return 0
+    (cd "$PROJECT_ROOT" && "$VENV/bin/python" scripts/bootstrap.py "$@") || die "preparing the database failed (see above)"
 }

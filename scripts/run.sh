@@ -32,17 +32,12 @@ trap 'exit 0' INT TERM
 ensure_postgres proxima
 ensure_redis 0
 ensure_database
-migrate_and_load
-
-detect_optional_commands
-step "Demo officer accounts"
-credentials=""
-if [[ $HAS_SEED_DEMO -eq 1 ]]; then
-    credentials="$(flask_cmd officer seed-demo)" || die "flask officer seed-demo failed"
-    printf '%s\n' "$credentials" | sed 's/^/    /' >&2
-else
-    info "'flask officer seed-demo' does not exist yet: no demo accounts (the console is not ready)"
-fi
+report="$(mktemp -t proxima-run.XXXXXX)"
+migrate_and_load --seed-demo --report "$report"
+HAS_WORKER=0
+if grep -qx 'worker=1' "$report"; then HAS_WORKER=1; fi
+credentials="$(tail -n +2 "$report")"
+rm -f "$report"
 
 dbtool port-free "$PORT" || die "port $PORT on 127.0.0.1 is already in use: stop what listens there or set PORT=…"
 
