@@ -12,8 +12,7 @@ class ActionForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    text = TextAreaField("Motif", validators=[DataRequired(message="Le motif est obligatoire."),
-                                              Length(max=TEXT_MAX)])
+    text = TextAreaField("Motif", validators=[DataRequired(message="Le motif est obligatoire."), Length(max=TEXT_MAX)])
 
 
 class NoteForm(FlaskForm):
@@ -29,8 +28,8 @@ class ResolveForm(FlaskForm):
 class TransferForm(FlaskForm):
     target_unit = SelectField("Unité destinataire", validators=[DataRequired(message="Choisissez une unité.")],
                               choices=[])
-    text = TextAreaField("Motif du transfert", validators=[DataRequired(message="Le motif est obligatoire."),
-                                                          Length(max=TEXT_MAX)])
+    text = TextAreaField("Motif du transfert",
+                         validators=[DataRequired(message="Le motif est obligatoire."), Length(max=TEXT_MAX)])
 
 
 class MergeForm(FlaskForm):

@@ -121,6 +121,7 @@ def _render_report(report, form_set=None, contact=None, contact_revealed=False, 
         answers=queries.answers_for_display(report), photo_ids=queries.photo_ids(report),
         has_contact=queries.has_contact(report), contact=contact, contact_revealed=contact_revealed,
         incident_reports=queries.incident_siblings(report), report_point=queries.report_point(report),
+        outcome_labels={o.code: o.label_fr for o in queries.outcome_codes()},
         tile_url=current_app.config.get("MAP_TILE_URL") or ""), status
 
 

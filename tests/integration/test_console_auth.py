@@ -4,10 +4,11 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from models import AuditEntry, Officer, db
-from tests.integration.console_support import PASSWORD, console_client, csrf_token, login, make_officer, new_client  # noqa: F401
+from tests.integration.console_support import PASSWORD, csrf_token, login, make_officer, new_client
 
 
-def test_login_page_is_french_and_has_csrf(console_client):
+def test_login_page_is_french_and_has_csrf(app, db_session):
+    console_client = new_client(app)
     response = console_client.get("/console/login")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -15,14 +16,16 @@ def test_login_page_is_french_and_has_csrf(console_client):
     assert csrf_token(html)
 
 
-def test_queue_requires_login(console_client):
+def test_queue_requires_login(app, db_session):
+    console_client = new_client(app)
     response = console_client.get("/console/")
     assert response.status_code == 302
     assert "/console/login?next=" in response.headers["Location"]
     assert console_client.get("/console/queue.json").status_code == 401
 
 
-def test_login_success_sets_secure_session(console_client, db_session):
+def test_login_success_sets_secure_session(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     response = login(console_client, "agent@test.fr")
     assert response.status_code == 302 and response.headers["Location"] == "/console/"
@@ -35,14 +38,16 @@ def test_login_success_sets_secure_session(console_client, db_session):
     assert "login.success" in actions
 
 
-def test_login_post_without_csrf_is_refused(console_client, db_session):
+def test_login_post_without_csrf_is_refused(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     response = console_client.post("/console/login", data={"email": "agent@test.fr", "password": PASSWORD})
     assert response.status_code == 400
     assert console_client.get("/console/").status_code == 302  # still not logged in
 
 
-def test_wrong_password_then_lock(console_client, app, db_session):
+def test_wrong_password_then_lock(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     max_failures = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(max_failures):
@@ -63,13 +68,15 @@ def test_wrong_password_then_lock(console_client, app, db_session):
     assert console_client.get("/console/").status_code == 200
 
 
-def test_unknown_email_gives_the_same_answer(console_client, db_session):
+def test_unknown_email_gives_the_same_answer(app, db_session):
+    console_client = new_client(app)
     response = login(console_client, "nobody@test.fr", "whatever password")
     assert response.status_code == 401
     assert "Identifiants incorrects" in response.get_data(as_text=True)
 
 
-def test_per_address_throttle(console_client, app, db_session):
+def test_per_address_throttle(app, db_session):
+    console_client = new_client(app)
     app.config["LOGIN_MAX_FAILURES_PER_IP"] = 3
     try:
         make_officer("agent@test.fr")
@@ -80,7 +87,8 @@ def test_per_address_throttle(console_client, app, db_session):
         app.config["LOGIN_MAX_FAILURES_PER_IP"] = 30
 
 
-def test_next_redirect_is_kept_inside_the_console(console_client, db_session):
+def test_next_redirect_is_kept_inside_the_console(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     response = login(console_client, "agent@test.fr", next_url="/console/reports/12")
     assert response.headers["Location"] == "/console/reports/12"
@@ -94,7 +102,8 @@ def test_next_redirect_to_another_site_is_ignored(app, db_session):
         assert response.headers["Location"] == "/console/", target
 
 
-def test_logout_needs_post_with_csrf(console_client, db_session):
+def test_logout_needs_post_with_csrf(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     login(console_client, "agent@test.fr")
     assert console_client.get("/console/logout").status_code == 405
@@ -105,7 +114,8 @@ def test_logout_needs_post_with_csrf(console_client, db_session):
     assert console_client.get("/console/").status_code == 302
 
 
-def test_inactive_officer_is_logged_out(console_client, db_session):
+def test_inactive_officer_is_logged_out(app, db_session):
+    console_client = new_client(app)
     officer = make_officer("agent@test.fr")
     login(console_client, "agent@test.fr")
     officer.active = False
@@ -113,7 +123,8 @@ def test_inactive_officer_is_logged_out(console_client, db_session):
     assert console_client.get("/console/").status_code == 302
 
 
-def test_api_is_not_subject_to_console_csrf(console_client, db_session):
+def test_api_is_not_subject_to_console_csrf(app, db_session):
+    console_client = new_client(app)
     # The JSON API authenticates with bearer tokens: no CSRF token, and it must not answer 400 for its absence.
     response = console_client.post("/api/v1/devices", json={"platform": "android", "locale": "fr"})
     assert response.status_code != 400 or "CSRF" not in response.get_data(as_text=True)

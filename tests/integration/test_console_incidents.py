@@ -3,13 +3,11 @@ from sqlalchemy import select
 
 from models import Incident, ReportEvent, db
 from service import incidents
-from tests.integration.console_support import (LYON_2E, PARIS_4E, console_client, login, make_officer,  # noqa: F401
+from tests.integration.console_support import (LYON_2E, PARIS_4E, login, make_officer, new_client,
                                                make_report, token_from)
 
 # About 300 m east of PARIS_4E: inside a rodéo's 500 m radius, outside a dégradation's 50 m.
 NEARBY = (PARIS_4E[0], PARIS_4E[1] + 0.004)
-
-
 
 
 def test_grouping_respects_category_and_radius(db_session):
@@ -25,7 +23,8 @@ def test_grouping_respects_category_and_radius(db_session):
     assert merged.data["automatic"] is True
 
 
-def test_officer_merges_and_splits(console_client, db_session):
+def test_officer_merges_and_splits(app, db_session):
+    console_client = new_client(app)
     officer = make_officer("agent@test.fr")
     first = make_report("degradation", at=PARIS_4E, description="Tag")
     second = make_report("degradation", at=NEARBY, description="Tag aussi")
@@ -68,7 +67,7 @@ def test_merge_refuses_other_category(db_session):
         raise AssertionError("merge of different categories accepted")
 
 
-def test_incident_closes_when_its_last_report_closes(console_client, db_session):
+def test_incident_closes_when_its_last_report_closes(db_session):
     from service import workflow
     officer = make_officer("agent@test.fr")
     a = make_report("rodeo_motorise")

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from models import AuditEntry, Report, ReportEvent, db
 from service.console.access import unit_ids_in_scope
-from tests.integration.console_support import (LYON_2E, act, console_client, login, make_officer,  # noqa: F401
+from tests.integration.console_support import (LYON_2E, act, login, make_officer,
                                                make_report, new_client, token_from, unit)
 
 ACTIONS = {

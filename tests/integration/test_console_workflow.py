@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from models import AuditEntry, Report, ReportContact, ReportEvent, db
 from service import audit
-from tests.integration.console_support import (LYON_2E, act, console_client, login, make_officer,  # noqa: F401
+from tests.integration.console_support import (LYON_2E, act, login, make_officer,
                                                make_report, new_client, token_from, unit)
 
 
@@ -12,7 +12,8 @@ def _events(report_id):
                               .order_by(ReportEvent.id)).all()
 
 
-def test_full_triage_writes_one_event_per_action_with_its_author(console_client, db_session):
+def test_full_triage_writes_one_event_per_action_with_its_author(app, db_session):
+    console_client = new_client(app)
     officer = make_officer("agent@test.fr")
     report = make_report()
     login(console_client, "agent@test.fr")
@@ -40,7 +41,8 @@ def test_full_triage_writes_one_event_per_action_with_its_author(console_client,
         assert label in page
 
 
-def test_refused_transition_is_explained_and_changes_nothing(console_client, db_session):
+def test_refused_transition_is_explained_and_changes_nothing(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     report = make_report()
     login(console_client, "agent@test.fr")
@@ -51,7 +53,8 @@ def test_refused_transition_is_explained_and_changes_nothing(console_client, db_
     assert report.status == "received" and len(_events(report.id)) == 2
 
 
-def test_reject_needs_a_reason(console_client, db_session):
+def test_reject_needs_a_reason(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     report = make_report()
     login(console_client, "agent@test.fr")
@@ -61,7 +64,8 @@ def test_reject_needs_a_reason(console_client, db_session):
     assert report.status == "rejected" and _events(report.id)[-1].text == "Relève d'un litige civil"
 
 
-def test_resolve_needs_a_known_outcome(console_client, db_session):
+def test_resolve_needs_a_known_outcome(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     report = make_report()
     login(console_client, "agent@test.fr")
@@ -126,7 +130,8 @@ def test_declined_transfer_returns_to_sender_and_its_supervisor(app, db_session)
     assert act(paris, report.id, "acknowledge").status_code == 302
 
 
-def test_reopen_after_close(console_client, db_session):
+def test_reopen_after_close(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     report = make_report()
     login(console_client, "agent@test.fr")
@@ -137,7 +142,8 @@ def test_reopen_after_close(console_client, db_session):
     assert report.status == "acknowledged" and report.closed_at is None and report.outcome_code is None
 
 
-def test_queue_is_ordered_by_priority_then_time_left(console_client, db_session):
+def test_queue_is_ordered_by_priority_then_time_left(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     deal = make_report("point_de_deal")           # priority 2
     rodeo = make_report("rodeo_motorise", description="Motos sur le trottoir", ongoing=True)  # priority 1
@@ -157,7 +163,8 @@ def test_queue_is_ordered_by_priority_then_time_left(console_client, db_session)
     assert console_client.get("/console/queue.json?statut=rejected").get_json()["ids"] == [deal.id]
 
 
-def test_incident_reports_collapse_in_the_queue(console_client, db_session):
+def test_incident_reports_collapse_in_the_queue(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     first = make_report("rodeo_motorise", description="Motos")
     second = make_report("rodeo_motorise", description="Encore les motos")
@@ -167,7 +174,8 @@ def test_incident_reports_collapse_in_the_queue(console_client, db_session):
     assert len(data["ids"]) == 1 and data["markers"][0]["incident_size"] == 2
 
 
-def test_contact_details_are_shown_only_on_request_and_audited(console_client, db_session):
+def test_contact_details_are_shown_only_on_request_and_audited(app, db_session):
+    console_client = new_client(app)
     officer = make_officer("agent@test.fr")
     report = make_report(contact={"name": "Camille Martin", "email": "camille@example.fr", "phone": "0600000000"})
     assert db.session.get(ReportContact, report.id) is not None
@@ -186,7 +194,8 @@ def test_contact_details_are_shown_only_on_request_and_audited(console_client, d
     assert audit.verify().ok
 
 
-def test_photo_is_served_through_the_scoped_route(console_client, db_session):
+def test_photo_is_served_through_the_scoped_route(app, db_session):
+    console_client = new_client(app)
     from io import BytesIO
 
     from PIL import Image
@@ -201,7 +210,8 @@ def test_photo_is_served_through_the_scoped_route(console_client, db_session):
     assert response.data[:2] == b"\xff\xd8" or response.data[:4] == b"\x89PNG" or response.data[:4] == b"RIFF"
 
 
-def test_acting_on_an_incident_acts_on_its_reports(console_client, db_session):
+def test_acting_on_an_incident_acts_on_its_reports(app, db_session):
+    console_client = new_client(app)
     make_officer("agent@test.fr")
     first = make_report("rodeo_motorise", description="Motos")
     second = make_report("rodeo_motorise", description="Encore")
@@ -225,3 +235,20 @@ def test_lyon_report_goes_to_lyon(db_session):
     report = make_report("point_de_deal", at=LYON_2E)
     assert report.unit.code == "PN-69382"
     assert isinstance(db.session.get(Report, report.id), Report)
+
+
+def test_citizen_visible_actions_write_outbox_rows_in_the_same_transaction(app, db_session):
+    console_client = new_client(app)
+    from models import Notification
+    from tests.factories import make_device
+    device = make_device(tokens=("fcm-token-console",))
+    db.session.commit()
+    make_officer("agent@test.fr")
+    report = make_report(device=device)
+    login(console_client, "agent@test.fr")
+    act(console_client, report.id, "acknowledge")
+    act(console_client, report.id, "note", text="interne")
+    acknowledged, note = _events(report.id)[-2:]
+    rows = db.session.scalars(select(Notification).where(Notification.report_id == report.id)).all()
+    assert acknowledged.id in {n.event_id for n in rows}
+    assert note.id not in {n.event_id for n in rows}  # internal notes are never pushed
