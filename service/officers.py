@@ -180,3 +180,21 @@ def seed_demo_officers() -> list[dict]:
     audit.record("cli", "officer.seed_demo", "officer", None, {"emails": [r["email"] for r in rows]})
     db.session.commit()
     return rows
+
+
+def set_active(officer: Officer, active: bool, actor) -> Officer:
+    """Deactivate (sessions end at the next request) or reactivate an account. Commits."""
+    officer.active = active
+    audit.record(actor, "officer.activate" if active else "officer.deactivate", "officer", officer.id,
+                 {"email": officer.email})
+    db.session.commit()
+    return officer
+
+
+def unlock(officer: Officer, actor) -> Officer:
+    """Lift a temporary lock after failed logins. Commits."""
+    officer.locked_until = None
+    officer.failed_logins = 0
+    audit.record(actor, "officer.unlock", "officer", officer.id, {"email": officer.email})
+    db.session.commit()
+    return officer

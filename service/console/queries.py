@@ -278,3 +278,10 @@ def report_point(report: Report) -> tuple[float, float]:
     row = db.session.execute(select(func.ST_Y(Report.location), func.ST_X(Report.location))
                              .where(Report.id == report.id)).one()
     return row[0], row[1]
+
+
+def get_officer_or_404(officer_id: int) -> Officer:
+    officer = db.session.get(Officer, officer_id)
+    if officer is None:
+        abort(404)
+    return officer

@@ -320,3 +320,23 @@ def accounts():
     elif request.method == "POST":
         status = 422
     return render_template("console/accounts.html", form=form, accounts=queries.officers()), status
+
+
+@bp.post("/accounts/<int:officer_id>/<change>")
+@officer_required(Role.ADMIN)
+def account_change(officer_id: int, change: str):
+    target = queries.get_officer_or_404(officer_id)
+    if not forms.ActionForm(prefix="account").validate_on_submit():
+        abort(400)
+    if change == "unlock":
+        officers.unlock(target, current_officer())
+        flash(f"Compte déverrouillé : {target.email}.", "success")
+    elif change in ("deactivate", "activate"):
+        if target.id == current_officer().id:
+            flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
+        else:
+            officers.set_active(target, change == "activate", current_officer())
+            flash(f"Compte {'réactivé' if change == 'activate' else 'désactivé'} : {target.email}.", "success")
+    else:
+        abort(404)
+    return redirect(url_for("console.accounts"))

@@ -138,3 +138,32 @@ def test_agent_without_unit_sees_nothing(db_session):
     orphan = Officer(email="orphan@test.fr", role="agent", password_hash="x", unit_id=None)
     assert unit_ids_in_scope(orphan) == frozenset()
     assert db.session.scalar(select(Report).where(Report.id < 0)) is None
+
+
+def test_admin_unlocks_and_deactivates_accounts(app, db_session):
+    from datetime import datetime, timedelta, timezone
+
+    from models import Officer
+    admin_officer = make_officer("admin@test.fr", role="admin", unit_code=None)
+    agent_officer = make_officer("agent@test.fr")
+    agent_officer.locked_until = datetime.now(timezone.utc) + timedelta(minutes=10)
+    db.session.commit()
+    admin, agent = new_client(app), new_client(app)
+    login(admin, "admin@test.fr")
+    assert login(agent, "agent@test.fr").status_code == 401  # locked
+    token = token_from(admin, "/console/accounts")
+    assert admin.post(f"/console/accounts/{agent_officer.id}/unlock",
+                      data={"account-csrf_token": token}).status_code == 302
+    assert login(agent, "agent@test.fr").status_code == 302
+    assert admin.post(f"/console/accounts/{agent_officer.id}/deactivate",
+                      data={"account-csrf_token": token}).status_code == 302
+    assert agent.get("/console/").status_code == 302  # the session ends with the account
+    assert db.session.get(Officer, agent_officer.id).active is False
+    # Nobody but an admin may do that.
+    other = new_client(app)
+    make_officer("agent2@test.fr")
+    login(other, "agent2@test.fr")
+    assert other.post(f"/console/accounts/{admin_officer.id}/deactivate",
+                      data={"account-csrf_token": token_from(other)}).status_code == 404
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "officer")).all()
+    assert "officer.unlock" in actions and "officer.deactivate" in actions

@@ -252,3 +252,35 @@ def test_citizen_visible_actions_write_outbox_rows_in_the_same_transaction(app, 
     rows = db.session.scalars(select(Notification).where(Notification.report_id == report.id)).all()
     assert acknowledged.id in {n.event_id for n in rows}
     assert note.id not in {n.event_id for n in rows}  # internal notes are never pushed
+
+
+def test_two_officers_acknowledging_at_once_write_one_event(app, committed):
+    import threading
+
+    from models import Officer
+    from service import workflow
+    make_officer("a@test.fr")
+    make_officer("b@test.fr")
+    report_id = make_report().id
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def acknowledge(email):
+        with app.app_context():
+            officer = db.session.scalar(select(Officer).where(Officer.email == email))
+            report = db.session.get(Report, report_id)
+            barrier.wait()
+            try:
+                workflow.acknowledge(report, officer)
+                outcomes.append("ok")
+            except workflow.TransitionRefused:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=acknowledge, args=(e,)) for e in ("a@test.fr", "b@test.fr")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ok", "refused"]
+    types = db.session.scalars(select(ReportEvent.type).where(ReportEvent.report_id == report_id)).all()
+    assert types.count("acknowledged") == 1
