@@ -18,7 +18,9 @@ fi
 if local_url "${REDIS_URL:-}" && ! command -v redis-server >/dev/null 2>&1; then
     packages+=(redis-server)
 fi
-command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+# Node.js may come from another repository that bundles npm: ask only for what is really missing.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+if command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 browser_packages=()
 if [[ $browser -eq 1 ]]; then
     installed chromium || browser_packages+=(chromium)
