@@ -46,6 +46,9 @@ export DEBIAN_FRONTEND=noninteractive
 if [[ ${#packages[@]} -gt 0 ]]; then
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
+if ! command -v npm >/dev/null 2>&1; then  # Debian's nodejs comes without npm
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
 if [[ ${#browser_packages[@]} -gt 0 ]]; then
     # With recommends: fonts, so that screenshots of the console show real text.
     "${sudo[@]}" apt-get install -y -qq "${browser_packages[@]}" >/dev/null
