@@ -2,6 +2,7 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -99,7 +100,7 @@ def login():
     if form.validate_on_submit():
         ip = request.remote_addr or "?"
         if _ip_throttled(ip):
-            flash("Trop de tentatives depuis cette adresse : patientez quelques minutes.", "error")
+            flash(_("Trop de tentatives depuis cette adresse : patientez quelques minutes."), "error")
             return render_template("console/login.html", form=form), 429
         result = officers.authenticate(form.email.data, form.password.data, remote_addr=ip)
         if result.officer is not None:
@@ -109,7 +110,7 @@ def login():
             session.permanent = True
             return redirect(safe_next(request.args.get("next")))
         _count_ip_failure(ip)
-        flash(FAILED_LOGIN_MESSAGE, "error")
+        flash(_(FAILED_LOGIN_MESSAGE), "error")
         status = 401
     elif request.method == "POST":
         status = 400
@@ -120,5 +121,5 @@ def login():
 def logout():
     logout_user()
     _reset_session()
-    flash("Vous êtes déconnecté.", "info")
+    flash(_("Vous êtes déconnecté."), "info")
     return redirect(url_for("console.login"))

@@ -80,6 +80,8 @@ class QueueRow:
     due_label: str
     ongoing: bool
     emergency: bool
+    # Reported as ongoing, and still within the category's "live" time (a rodéo is stale after ~2 h).
+    live: bool
     lat: float
     lon: float
     unit_name: str
@@ -122,7 +124,8 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
     stmt = (select(Report.id, Report.reference, Category.label_fr, Category.code, Report.priority, Report.status,
                    Report.commune_name, Report.received_at, due, Report.ongoing, Report.emergency,
                    func.ST_Y(Report.location), func.ST_X(Report.location), Unit.name, Report.incident_id,
-                   incident_size, Report.unit_id, Report.pending_transfer_unit_id, last_transfer)
+                   incident_size, Report.unit_id, Report.pending_transfer_unit_id, last_transfer,
+                   Category.live_minutes)
             .join(Category, Category.code == Report.category_code)
             .join(Unit, Unit.id == Report.unit_id)
             .where(visible(Report.unit_id, Report.pending_transfer_unit_id, officer)))
@@ -146,7 +149,8 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
         rows.append(QueueRow(
             id=r[0], reference=r[1], category_label=r[2], category_code=r[3], priority=r[4], status=r[5],
             commune=r[6] or "", received_at=r[7], due_at=r[8], due_label=DUE_LABELS.get(r[5], ""), ongoing=r[9],
-            emergency=r[10], lat=r[11], lon=r[12], unit_name=r[13], incident_id=incident_id,
+            emergency=r[10], live=r[9] and (r[19] is None or now - r[7] <= timedelta(minutes=r[19])),
+            lat=r[11], lon=r[12], unit_name=r[13], incident_id=incident_id,
             incident_size=size if size > 1 else 0, transfer_in=transfer_in,
             transfer_out=pending is not None and not transfer_in, transfer_declined=r[18] == "transfer_declined"))
     return rows

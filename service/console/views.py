@@ -3,6 +3,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from models import Role
 from service import contacts, incidents, officers, workflow
@@ -131,6 +132,7 @@ def report_page(report_id: int):
     return _render_report(queries.get_report_or_404(report_id, current_officer()))
 
 
+# Message ids (French), translated when flashed.
 SUCCESS_FR = {
     "acknowledge": "Signalement pris en compte.", "dispatch": "Patrouille engagée.", "resolve": "Signalement résolu.",
     "close": "Signalement clôturé.", "reject": "Signalement rejeté.", "transfer": "Transfert demandé.",
@@ -188,7 +190,7 @@ def report_action(report_id: int, action: str):
         flash(exc.message, "error")
         report = queries.get_report_or_404(report_id, officer)
         return _render_report(report, status=409)
-    flash(SUCCESS_FR[action], "success")
+    flash(_(SUCCESS_FR[action]), "success")
     if action == "decline_transfer":
         return redirect(url_for("console.queue"))
     return redirect(url_for("console.report_page", report_id=report.id))
@@ -226,7 +228,7 @@ def merge_report(report_id: int):
     form_set = _report_forms(report)
     form = form_set["merge"]
     if not form.validate_on_submit():
-        flash("Choisissez un signalement à regrouper.", "error")
+        flash(_("Choisissez un signalement à regrouper."), "error")
         return _render_report(report, form_set, status=422)
     other = queries.get_report_or_404(int(form.other_report.data), officer)
     try:
@@ -234,7 +236,7 @@ def merge_report(report_id: int):
     except incidents.IncidentError as exc:
         flash(exc.message, "error")
         return _render_report(queries.get_report_or_404(report_id, officer), status=409)
-    flash(f"Signalement regroupé dans l'incident n° {incident.id}.", "success")
+    flash(_("Signalement regroupé dans l'incident n° %(id)s.", id=incident.id), "success")
     return redirect(url_for("console.report_page", report_id=report.id))
 
 
@@ -251,7 +253,7 @@ def split_report(report_id: int):
     except incidents.IncidentError as exc:
         flash(exc.message, "error")
         return _render_report(queries.get_report_or_404(report_id, officer), status=409)
-    flash("Signalement retiré de l'incident.", "success")
+    flash(_("Signalement retiré de l'incident."), "success")
     return redirect(url_for("console.report_page", report_id=report.id))
 
 
@@ -285,7 +287,7 @@ def incident_action(incident_id: int):
     incident = queries.get_incident_or_404(incident_id, officer)
     form = _incident_form()
     if not form.validate_on_submit() or form.action.data not in INCIDENT_ACTION_LABELS:
-        flash("Action invalide.", "error")
+        flash(_("Action invalide."), "error")
         return incident_page(incident_id, status=422)
     try:
         result = workflow.act_on_incident(incident, officer, form.action.data, text=form.text.data,
@@ -293,7 +295,7 @@ def incident_action(incident_id: int):
     except workflow.WorkflowError as exc:
         flash(exc.message, "error")
         return incident_page(incident_id, status=409)
-    flash(f"{len(result.events)} signalement(s) mis à jour.", "success")
+    flash(_("%(n)s signalement(s) mis à jour.", n=len(result.events)), "success")
     for report, reason in result.skipped:
         flash(f"{report.reference} : {reason}", "info")
     return redirect(url_for("console.incident_page", incident_id=incident.id))
@@ -315,7 +317,7 @@ def accounts():
             flash(str(exc), "error")
             status = 422
         else:
-            flash(f"Compte créé : {created.email}.", "success")
+            flash(_("Compte créé : %(email)s.", email=created.email), "success")
             return redirect(url_for("console.accounts"))
     elif request.method == "POST":
         status = 422
@@ -330,13 +332,14 @@ def account_change(officer_id: int, change: str):
         abort(400)
     if change == "unlock":
         officers.unlock(target, current_officer())
-        flash(f"Compte déverrouillé : {target.email}.", "success")
+        flash(_("Compte déverrouillé : %(email)s.", email=target.email), "success")
     elif change in ("deactivate", "activate"):
         if target.id == current_officer().id:
-            flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
+            flash(_("Vous ne pouvez pas désactiver votre propre compte."), "error")
         else:
             officers.set_active(target, change == "activate", current_officer())
-            flash(f"Compte {'réactivé' if change == 'activate' else 'désactivé'} : {target.email}.", "success")
+            flash((_("Compte réactivé : %(email)s.", email=target.email) if change == "activate"
+                   else _("Compte désactivé : %(email)s.", email=target.email)), "success")
     else:
         abort(404)
     return redirect(url_for("console.accounts"))

@@ -284,3 +284,17 @@ def test_two_officers_acknowledging_at_once_write_one_event(app, committed):
     assert sorted(outcomes) == ["ok", "refused"]
     types = db.session.scalars(select(ReportEvent.type).where(ReportEvent.report_id == report_id)).all()
     assert types.count("acknowledged") == 1
+
+
+def test_ongoing_flag_goes_stale_after_the_category_live_time(db_session):
+    from datetime import timedelta
+
+    from service.console import queries
+    officer = make_officer("agent@test.fr")
+    fresh = make_report("rodeo_motorise", description="Motos", ongoing=True)
+    old = make_report("rodeo_motorise", at=LYON_2E, description="Motos à Lyon", ongoing=True)
+    old.received_at = old.received_at - timedelta(hours=3)  # rodéo: live for about 2 h
+    db.session.commit()
+    officer.role = "admin"
+    rows = {r.id: r for r in queries.queue(officer, queries.QueueFilters())}
+    assert rows[fresh.id].live and not rows[old.id].live and rows[old.id].ongoing
