@@ -23,7 +23,8 @@ make_pid=$!
 
 stop() {
     if kill -0 "$make_pid" 2>/dev/null; then
-        kill -TERM -- "-$make_pid" 2>/dev/null || true
+        # SIGINT to the whole process group is exactly what Ctrl-C in a terminal does.
+        kill -INT -- "-$make_pid" 2>/dev/null || true
         for _ in $(seq 1 60); do kill -0 -- "-$make_pid" 2>/dev/null || break; sleep 0.5; done
         kill -KILL -- "-$make_pid" 2>/dev/null || true
     fi
@@ -55,7 +56,7 @@ if [[ $ready -ne 1 ]]; then
 fi
 echo "    /readyz answered ${body#200 } after ${elapsed}s" >&2
 
-echo "==> stopping make run (SIGTERM to its process group, as Ctrl-C would)" >&2
+echo "==> stopping make run (SIGINT to its process group, as Ctrl-C does)" >&2
 stop
 trap - EXIT
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

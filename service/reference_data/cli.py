@@ -24,7 +24,12 @@ _DEFAULT_RULE = DemoUnitRule()
 def load_command(force: bool) -> None:
     """Load what is missing (idempotent: a second run only refreshes the categories)."""
     started = time.monotonic()
-    summary = ensure_reference_data(force=force)
+    try:
+        summary = ensure_reference_data(force=force)
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise click.ClickException(
+            f"The demo units could not be rebuilt (reports or officers still refer to them): {exc.orig}") from exc
     click.echo(f"Reference data: {summary['categories']} categories, {summary['communes']} communes, "
                f"{summary['units']} units ({time.monotonic() - started:.1f} s).")
 
