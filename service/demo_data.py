@@ -102,6 +102,12 @@ def _cumulative(weights: dict) -> list[tuple[str, float, float]]:
     return out
 
 
+def _analyze(*tables: str) -> None:
+    # Temporary tables are never auto-analysed: without statistics the planner picks nested loops over millions.
+    for table in tables:
+        db.session.execute(text(f"ANALYZE {table}"))
+
+
 def remove_demo_reports() -> int:
     s = db.session
     s.execute(text("CREATE TEMP TABLE demo_old ON COMMIT DROP AS SELECT id, incident_id FROM reports "
@@ -128,6 +134,13 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
          "transfer": profile.transfer_share, "reopen": profile.reopen_share, "feedback": profile.feedback_share,
          "sigma": profile.delay_sigma, "stuck": profile.stuck_share, "mark": DEMO_MARK, "dups": reports - primaries}
 
+    say, steps_started = progress, time.monotonic()
+
+    def progress(label: str) -> None:  # noqa: F811  (each step also says how long the previous one took)
+        nonlocal steps_started
+        say(f"{label} (étape précédente : {time.monotonic() - steps_started:.1f} s)")
+        steps_started = time.monotonic()
+
     progress("points dans les communes, au prorata de la population")
     s.execute(text("""
         CREATE TEMP TABLE demo_points ON COMMIT DROP AS
@@ -153,6 +166,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                              AND ST_Contains(u.jurisdiction, c.p) ORDER BY u.id LIMIT 1) pm ON true
     """))
     s.execute(text("ALTER TABLE demo_commune ADD PRIMARY KEY (insee_code)"))
+    _analyze("demo_points", "demo_commune")
 
     cats = [(code, low, high, peak, spread, dispatch)
             for (code, low, high), (_, peak, spread, dispatch) in
@@ -270,6 +284,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         FROM t
     """), p)
     s.execute(text("ALTER TABLE demo_final ADD PRIMARY KEY (id)"))
+    _analyze("demo_report", "demo_timeline", "demo_final")
 
     progress("appareils de démonstration")
     devices = max(1, int(reports * profile.app_share / 3))
@@ -278,6 +293,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         SELECT g AS no, gen_random_uuid() AS id FROM generate_series(1, :k) g
     """), {"k": devices})
     s.execute(text("ALTER TABLE demo_device ADD PRIMARY KEY (no)"))
+    _analyze("demo_device")
     s.execute(text("""
         INSERT INTO devices (id, token_hash, platform, locale, preferences, created_at, last_seen_at)
         SELECT id, 'demo-' || md5(id::text || random()::text),
@@ -328,6 +344,8 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                greatest(f.closed_at, d.received_at + interval '4 minutes'), NULL, NULL, d.incident_id, d.primary_id
         FROM demo_dup d JOIN demo_final f ON f.id = d.primary_id
     """), p)
+    s.execute(text("ALTER TABLE demo_all ADD PRIMARY KEY (id)"))
+    _analyze("demo_dup", "demo_all")
     s.execute(text("UPDATE demo_all a SET incident_id = d.incident_id FROM demo_dup d WHERE a.id = d.primary_id"))
     # Steps still in the future have not happened yet.
     s.execute(text("""
@@ -368,8 +386,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                a.priority, false, a.final_unit_id,
                'Unité compétente sur la commune ' || coalesce(a.commune_name, '') || ' ' || :mark,
                a.incident_id,
-               CASE WHEN a.from_app THEN (SELECT id FROM demo_device WHERE no = 1 + floor(a.z1 * :k)::int
-                                                                       AND a.id IS NOT NULL) END,
+               dev.id,
                CASE WHEN a.from_app THEN 'app' ELSE 'open311' END,
                CASE WHEN a.reopened_at IS NOT NULL THEN 1 ELSE 0 END,
                CASE WHEN a.resolve_at IS NOT NULL THEN a.outcome_code END,
@@ -379,6 +396,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                CASE WHEN a.reopened_at IS NOT NULL THEN a.resolve2_at ELSE a.closed_at END,
                greatest(a.received_at, a.closed_at, a.resolve2_at)
         FROM demo_all a
+        LEFT JOIN demo_device dev ON a.from_app AND dev.no = 1 + floor(a.z1 * :k)::int
         ON CONFLICT (reference) DO NOTHING
     """), p | {"k": devices})
 

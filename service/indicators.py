@@ -13,11 +13,15 @@ Transfers never reset a clock: every clock runs from the creation, whichever uni
 The per-report clocks are materialised in `indicator_report_clocks` by `refresh_indicator_views()` (a
 scheduled job); aggregates read that table only, so every figure shows the same "as of" time.
 """
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import redis
 from sqlalchemy import text
 
 from models import db
@@ -104,12 +108,13 @@ def refresh_indicator_views(full: bool = False) -> dict:
     if not s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _REFRESH_LOCK_KEY}).scalar_one():
         s.rollback()
         return {"full": full, "reports": 0, "duration_ms": 0, "skipped": True}
-    started_at = s.execute(text("SELECT now()")).scalar_one()
+    started_at = s.execute(text("SELECT clock_timestamp()")).scalar_one()
     last = s.execute(text("SELECT last_event_id, started_at FROM indicator_refreshes ORDER BY id DESC LIMIT 1")).first()
     max_event_id = s.execute(text("SELECT coalesce(max(id), 0) FROM report_events")).scalar_one()
     if full or last is None:
         s.execute(text("TRUNCATE indicator_report_clocks"))
         refreshed = _insert_clocks("TRUE", {})
+        s.execute(text("ANALYZE indicator_report_clocks"))  # fresh statistics for the dashboard's plans
         full = True
     else:
         s.execute(text("""
@@ -266,13 +271,16 @@ def _sla_breached(clock: str) -> str:
     return f"({at} > {due} OR ({at} IS NULL AND {pending}{due} < :as_of))"
 
 
-def _measures() -> str:
-    """Aggregate columns shared by the summary and every breakdown."""
+def _measures(percentiles: tuple[str, ...] = CLOCKS) -> str:
+    """Aggregate columns shared by the summary and every breakdown; percentiles (sorts) only where drawn."""
     cols = ["count(*) AS reports"]
     for clock in CLOCKS:
-        cols += [f"count(c.{clock}_s) AS {clock}_n",
-                 f"percentile_cont(0.5) WITHIN GROUP (ORDER BY c.{clock}_s) AS {clock}_p50",
-                 f"percentile_cont(0.9) WITHIN GROUP (ORDER BY c.{clock}_s) AS {clock}_p90"]
+        cols.append(f"count(c.{clock}_s) AS {clock}_n")
+        if clock in percentiles:
+            cols += [f"percentile_cont(0.5) WITHIN GROUP (ORDER BY c.{clock}_s) AS {clock}_p50",
+                     f"percentile_cont(0.9) WITHIN GROUP (ORDER BY c.{clock}_s) AS {clock}_p90"]
+        else:
+            cols += [f"NULL::float AS {clock}_p50", f"NULL::float AS {clock}_p90"]
     for clock in SLA_CLOCKS:
         cols += [f"count(*) FILTER (WHERE {_sla_met(clock)}) AS {clock}_met",
                  f"count(*) FILTER (WHERE {_sla_breached(clock)}) AS {clock}_breached"]
@@ -332,8 +340,15 @@ _DIMENSIONS = {
 }
 
 
-def breakdown(f: IndicatorFilters, dimension: str, limit: int | None = None) -> list[dict]:
-    """The summary measures grouped by one dimension (unit rolls up through the unit tree)."""
+# Percentiles each figure draws (every other breakdown computes them all).
+_LIGHT = {"week": ("acknowledge", "resolve"), "hour_dow": ("acknowledge",), "outcome": ()}
+
+
+def breakdown(f: IndicatorFilters, dimension: str, limit: int | None = None, light: bool = False) -> list[dict]:
+    """The summary measures grouped by one dimension (unit rolls up through the unit tree).
+
+    `light`: only the percentiles the dashboard draws for that dimension (fewer sorts).
+    """
     if dimension == "unit":
         return _unit_breakdown(f, limit)
     if dimension == "territory":
@@ -345,7 +360,8 @@ def breakdown(f: IndicatorFilters, dimension: str, limit: int | None = None) -> 
     order = "isodow, hour" if dimension == "hour_dow" else ("key" if dimension == "week" else "reports DESC, key")
     if dimension == "outcome":
         where += " AND NOT c.is_open"  # the outcome mix of answered reports
-    sql = (f"SELECT {select_key}, {_measures()} FROM indicator_report_clocks c WHERE {where} "
+    measures = _measures(_LIGHT.get(dimension, CLOCKS)) if light else _measures()
+    sql = (f"SELECT {select_key}, {measures} FROM indicator_report_clocks c WHERE {where} "
            f"GROUP BY {keys} ORDER BY {order}")
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -497,10 +513,52 @@ def dashboard_data(f: IndicatorFilters) -> dict:
         "summary": summary(f),
         "units": breakdown(f, "unit", limit=30),
         "categories": breakdown(f, "category"),
-        "weeks": breakdown(f, "week"),
-        "heatmap": breakdown(f, "hour_dow"),
-        "outcomes": breakdown(f, "outcome"),
+        "weeks": breakdown(f, "week", light=True),
+        "heatmap": breakdown(f, "hour_dow", light=True),
+        "outcomes": breakdown(f, "outcome", light=True),
         "territories": breakdown(f, "territory", limit=30),
         "distributions": distributions(f),
         "communes": commune_points(f),
     }
+
+
+def _encode(value):
+    if isinstance(value, datetime):
+        return {"__dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"__d": value.isoformat()}
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(type(value))
+
+
+def _decode(obj: dict):
+    if "__dt" in obj:
+        return datetime.fromisoformat(obj["__dt"])
+    if "__d" in obj:
+        return date.fromisoformat(obj["__d"])
+    return obj
+
+
+def cached_dashboard_data(f: IndicatorFilters, ttl_s: int = 900) -> dict:
+    """dashboard_data, kept in Redis until the next refresh (the key holds the "as of" time and the scope).
+
+    Figures only change when the clocks table is refreshed, so a repeated view costs one Redis read.
+    Redis being down only costs the cache.
+    """
+    from service.redis_client import get_redis
+    scope = sorted(f.scope_unit_ids) if f.scope_unit_ids is not None else None
+    raw = json.dumps([str(as_of()), f.query_args(), scope], default=str, sort_keys=True)
+    key = "indicators:dashboard:" + hashlib.sha256(raw.encode()).hexdigest()
+    try:
+        hit = get_redis().get(key)
+        if hit:
+            return json.loads(hit, object_hook=_decode)
+    except redis.RedisError:
+        return dashboard_data(f)
+    data = dashboard_data(f)
+    try:
+        get_redis().set(key, json.dumps(data, default=_encode), ex=ttl_s)
+    except redis.RedisError:
+        pass
+    return data

@@ -44,7 +44,7 @@ def _form_choices(officer, scope, f) -> dict:
 
 
 def _data(f) -> dict:
-    data = indicators.dashboard_data(f)
+    data = indicators.cached_dashboard_data(f)
     categories, outcomes = _labels(Category), _labels(OutcomeCode)
     for row in data["categories"]:
         row["label"] = categories.get(row["key"], row["key"])

@@ -155,3 +155,18 @@ def test_audit_page_shows_entries_and_detects_an_altered_row(client, two_units):
     page = client.get("/console/tableau-de-bord/journal").get_data(as_text=True)
     assert "Chaîne d&#39;empreintes rompue" in page or "Chaîne d'empreintes rompue" in page
     assert f"entrée n° {victim.id}" in page
+
+
+def test_cached_figures_follow_each_refresh(client, two_units, redis_conn):
+    make_officer("admin5@example.fr", "admin", None)
+    login(client, "admin5@example.fr")
+    first = client.get("/console/tableau-de-bord/donnees.json").get_json()
+    assert first["summary"]["reports"] == 3
+    assert any(k.startswith(b"indicators:dashboard:") for k in redis_conn.keys("*"))
+    from datetime import datetime, timezone
+    make_report(two_units["b"], [("acknowledged", 12)], received_at=datetime.now(timezone.utc) - timedelta(hours=3))
+    db.session.commit()
+    # Not refreshed yet: the figures are those of the "as of" time shown.
+    assert client.get("/console/tableau-de-bord/donnees.json").get_json()["summary"]["reports"] == 3
+    refresh_indicator_views()
+    assert client.get("/console/tableau-de-bord/donnees.json").get_json()["summary"]["reports"] == 4
