@@ -32,6 +32,13 @@
     return map;
   }
 
+  // Tooltips as text nodes: Leaflet would otherwise interpret a string as HTML.
+  function textElement(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
   function markerStyle(priority) {
     var colours = { 1: "#b3001b", 2: "#c25400", 3: "#7a4b00", 4: "#000091", 5: "#4a4a4a" };
     return { radius: 8, color: "#fff", weight: 2, fillColor: colours[priority] || "#000091", fillOpacity: 0.9 };
@@ -59,7 +66,10 @@
       .then(function (data) {
         if (!data || !data.features.length) { return; }
         var layer = L.geoJSON(data, { style: { color: "#000091", weight: 2, fillOpacity: 0.05 } }).addTo(self.map);
-        layer.eachLayer(function (l) { l.bindTooltip(l.feature.properties.name); });
+        layer.eachLayer(function (l) {
+          var p = l.feature.properties;
+          l.bindTooltip(textElement(p.name + (p.synthetic ? " (unité fictive)" : "")));
+        });
         self.jurisdictionBounds = layer.getBounds();
         if (!self.fitted) { self.map.fitBounds(self.jurisdictionBounds); }
       })
@@ -75,7 +85,7 @@
         (m.incident_size ? " — incident de " + m.incident_size + " signalements" : "");
       var marker = L.circleMarker([m.lat, m.lon], markerStyle(m.priority));
       marker.options.reportId = m.id;
-      marker.bindTooltip(label);
+      marker.bindTooltip(textElement(label));
       marker.on("click", function () { window.location.href = self.mapEl.getAttribute("data-reports-base") + m.id; });
       marker.addTo(self.markers);
       bounds.push([m.lat, m.lon]);
@@ -99,7 +109,17 @@
         if (!data) { return; }
         var fresh = self.known ? data.ids.filter(function (id) { return self.known.indexOf(id) < 0; }) : [];
         // Server-rendered (escaped) rows: one template for the first render and the refreshes.
-        self.tbody.innerHTML = data.rows_html;
+        if (data.rows_html !== self.lastHtml) {
+          // Keep keyboard focus on the same report across the refresh.
+          var active = document.activeElement, focusedRow = active && active.closest ? active.closest("tr[data-report-id]") : null;
+          var focusedId = focusedRow ? focusedRow.getAttribute("data-report-id") : null;
+          self.tbody.innerHTML = data.rows_html;
+          self.lastHtml = data.rows_html;
+          if (focusedId) {
+            var link = self.tbody.querySelector('tr[data-report-id="' + focusedId + '"] a');
+            if (link) { link.focus(); }
+          }
+        }
         fresh.forEach(function (id) {
           var row = self.tbody.querySelector('tr[data-report-id="' + id + '"]');
           if (row) { row.classList.add("fresh"); }
