@@ -6,6 +6,7 @@ import time
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from models import db
@@ -43,8 +44,9 @@ def _parse_hours(ctx, param, value):
         raise click.BadParameter(f"not JSON: {exc.msg}") from exc
     try:
         return HoursField().deserialize(raw)
-    except Exception as exc:  # marshmallow ValidationError, with its messages
-        raise click.BadParameter(str(getattr(exc, "messages", exc))) from exc
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, list) else [str(exc.messages)]
+        raise click.BadParameter("; ".join(messages)) from exc
 
 
 @units_cli.command("rebuild-demo")
