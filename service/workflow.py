@@ -185,7 +185,7 @@ def _apply(report: Report, officer: Officer | None, action: Action, *, text: str
         mutate(report)
     report.updated_at = func.now()
     event = ReportEvent(report_id=report.id, type=rule.event.value,
-                        actor_kind="officer" if officer is not None else "resident",
+                        actor_kind="officer" if officer is not None else "citizen",
                         officer_id=officer.id if officer is not None else None, unit_id=unit_at_event,
                         target_unit_id=target_unit_id, outcome_code=outcome_code, text=text,
                         citizen_visible=rule.event in CITIZEN_VISIBLE, data=data or {})
