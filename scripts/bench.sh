@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: provision a benchmark database (proxima_bench, Redis db 14) and run bench/run.py.
+# `make bench`: provision a benchmark database (proxima_bench, Redis db 7) and run bench/run.py.
 # QUICK=1 make bench runs the short variant (QUICK is passed through to bench/run.py).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -12,10 +12,10 @@ trap stop_private_servers EXIT
 if [[ -n ${BENCH_DATABASE_URL:-} ]]; then export DATABASE_URL="$BENCH_DATABASE_URL"
 elif [[ -n ${DATABASE_URL:-} ]]; then DATABASE_URL="$(dbtool with-database "$DATABASE_URL" proxima_bench)"; export DATABASE_URL; fi
 if [[ -n ${BENCH_REDIS_URL:-} ]]; then export REDIS_URL="$BENCH_REDIS_URL"
-elif [[ -n ${REDIS_URL:-} ]]; then REDIS_URL="$(dbtool with-redis-db "$REDIS_URL" 14)"; export REDIS_URL; fi
+elif [[ -n ${REDIS_URL:-} ]]; then REDIS_URL="$(dbtool with-redis-db "$REDIS_URL" 7)"; export REDIS_URL; fi
 
 ensure_postgres proxima_bench
-ensure_redis 14
+ensure_redis 7
 ensure_database
 export BENCH_DATABASE_URL="$DATABASE_URL" BENCH_REDIS_URL="$REDIS_URL"
 migrate_and_load
