@@ -58,7 +58,7 @@ def periodic_jobs(app: Flask) -> list[tuple]:
 
 
 def build_cron(app: Flask, connection) -> CronScheduler:
-    cron = ThreadedCronScheduler(connection=connection, name=f"proxima-cron-{threading.get_native_id()}")
+    cron = ThreadedCronScheduler(connection=connection)
     for func, when in periodic_jobs(app):
         cron.register(func, queue_name=func.spec.queue, job_timeout=func.spec.timeout,
                       result_ttl=func.spec.result_ttl, **when)

@@ -261,3 +261,32 @@ def test_logging_backend_records_what_would_have_been_sent(app, committed):
     event = db.session.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id,
                                                          ReportEvent.type == "citizen_notified")).one()
     assert event.data["backend"] == "log"
+
+
+def test_intake_and_console_workflow_push_every_step_in_order(push_app, push_db, fcm_server):
+    """The real API intake and workflow functions feed the outbox; the worker sends each step once."""
+    from models import Report
+    from service import workflow
+    from tests.factories import make_officer
+    client = push_app.test_client()
+    device = client.post("/api/v1/devices", json={"platform": "ios", "fcm_token": "tok-flow", "locale": "fr"}).json
+    created = client.post("/api/v1/reports", headers={"Authorization": f"Bearer {device['token']}"},
+                          json={"category": "stationnement_genant", "description": "Voiture sur le trottoir",
+                                "location": {"lat": 48.8566, "lon": 2.3522}})
+    assert created.status_code == 201, created.json
+    report = db.session.scalars(select(Report).where(Report.reference == created.json["reference"])).one()
+    agent = make_officer(report.unit)
+    db.session.commit()
+    outcome = db.session.scalars(select(OutcomeCode).order_by(OutcomeCode.code)).first()
+    workflow.acknowledge(report, agent)
+    workflow.dispatch(report, agent)
+    workflow.resolve(report, agent, outcome.code)
+    workflow.close(report, agent)
+    work(push_app)
+
+    received = fcm_server.wait_for(5)
+    assert [m.message["data"]["kind"] for m in received] == [
+        "report_routed", "report_acknowledged", "patrol_dispatched", "report_resolved", "report_closed"]
+    assert {m.token for m in received} == {"tok-flow"}
+    assert {m.message["data"]["reference"] for m in received} == {report.reference}
+    assert [r.state for r in rows_for(report.id)] == ["sent"] * 5
