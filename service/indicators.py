@@ -489,6 +489,12 @@ def report_rows_sql(f: IndicatorFilters, order: str = "c.received_at DESC, c.rep
     return sql, params
 
 
+def count_reports(f: IndicatorFilters) -> int:
+    where, params, _ = _params(f)
+    return db.session.execute(text(f"SELECT count(*) FROM indicator_report_clocks c WHERE {where}"),
+                              params).scalar_one()
+
+
 def report_rows(f: IndicatorFilters, limit: int = 100, offset: int = 0) -> list[dict]:
     sql, params = report_rows_sql(f, limit=limit, offset=offset)
     return [dict(r) for r in db.session.execute(text(sql), params).mappings()]

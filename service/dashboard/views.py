@@ -84,7 +84,7 @@ def reports():
     rows = indicators.report_rows(f, limit=LIST_PAGE_SIZE + 1, offset=(page - 1) * LIST_PAGE_SIZE)
     return render_template("dashboard/reports.html", officer=officer, f=f, errors=errors,
                            rows=rows[:LIST_PAGE_SIZE], has_next=len(rows) > LIST_PAGE_SIZE, page=page, p=present,
-                           total=indicators.summary(f)["reports"], **_form_choices(officer, scope, f))
+                           total=indicators.count_reports(f), **_form_choices(officer, scope, f))
 
 
 @bp.get("/export.csv")

@@ -56,6 +56,8 @@ def test_supervisor_sees_their_tree_with_every_figure(client, two_units):
     for marker in ("chart-dist-acknowledge", "chart-units", "chart-weeks", "chart-sla", "heatmap", "commune-map",
                    "Définitions des indicateurs", "Données arrêtées au", "dashboard-data"):
         assert marker in html
+    assert '<span class="kpi-value">3</span><span>signalements</span>' in html
+    assert "Données arrêtées au <strong>jamais" not in html
     data = client.get("/console/tableau-de-bord/donnees.json").get_json()
     # Default period: the last 30 days; the 200-day-old report is out.
     assert data["summary"]["reports"] == 3
