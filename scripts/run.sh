@@ -17,7 +17,9 @@ cleanup() {
         kill -TERM "${CHILDREN[@]}" 2>/dev/null || true
         # gunicorn and the RQ worker finish their current request/job; give them a few seconds.
         for _ in $(seq 1 30); do
-            kill -0 "${CHILDREN[@]}" 2>/dev/null || break
+            alive=0
+            for pid in "${CHILDREN[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+            [[ $alive -eq 1 ]] || break
             sleep 0.5
         done
         kill -KILL "${CHILDREN[@]}" 2>/dev/null || true
