@@ -18,7 +18,7 @@ cleanup() {
         # gunicorn and the RQ worker finish their current request/job; give them a few seconds.
         for _ in $(seq 1 30); do
             alive=0
-            for pid in "${CHILDREN[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+            for pid in "${CHILDREN[@]}"; do if kill -0 "$pid" 2>/dev/null; then alive=1; fi; done
             [[ $alive -eq 1 ]] || break
             sleep 0.5
         done
