@@ -6,7 +6,7 @@ does not leak across units.
 """
 from functools import wraps
 
-from flask import abort, current_app
+from flask import abort, current_app, g, has_app_context
 from flask_login import current_user
 from sqlalchemy import literal, select, text, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -35,10 +35,23 @@ def _unwrap(officer) -> Officer:
 
 
 def unit_ids_in_scope(officer) -> frozenset[int]:
-    """Ids of the units whose reports `officer` may see (admin: every unit; prefer `in_scope` for SQL filters)."""
+    """Ids of the units whose reports `officer` may see (admin: every unit; prefer `in_scope` for SQL filters).
+
+    Computed once per request and officer (the unit tree does not change under a request).
+    """
     officer = _unwrap(officer)
     if officer is None or not officer.active:
         return frozenset()
+    if not has_app_context():
+        return _compute_scope(officer)
+    cache = g.setdefault("_unit_scope_cache", {})
+    key = (officer.id, officer.role, officer.unit_id)
+    if key not in cache:
+        cache[key] = _compute_scope(officer)
+    return cache[key]
+
+
+def _compute_scope(officer: Officer) -> frozenset[int]:
     if officer.role == Role.ADMIN.value:
         return frozenset(db.session.scalars(select(Unit.id)))
     if officer.unit_id is None:

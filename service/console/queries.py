@@ -8,7 +8,7 @@ from sqlalchemy import case, func, or_, select
 
 from models import (Category, Incident, Officer, OutcomeCode, Report, ReportContact, ReportEvent, ReportPhoto, Unit,
                     db)
-from service.console.access import in_scope, unit_in_scope
+from service.console.access import in_scope, unit_ids_in_scope, unit_in_scope
 from service.workflow import OPEN, STATUS_LABELS_FR
 
 QUEUE_LIMIT = 200
@@ -138,6 +138,7 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
         stmt = stmt.where(Report.received_at >= now - PERIODS[filters.period])
     stmt = stmt.order_by(Report.priority, due, Report.received_at).limit(QUEUE_LIMIT)
     rows, seen_incidents = [], set()
+    scope = unit_ids_in_scope(officer)
     for r in db.session.execute(stmt).all():
         incident_id, size = r[14], (r[15] if r[14] else 0)
         if incident_id and size > 1:
@@ -145,7 +146,7 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
                 continue
             seen_incidents.add(incident_id)
         pending = r[17]
-        transfer_in = pending is not None and unit_in_scope(officer, pending) and not unit_in_scope(officer, r[16])
+        transfer_in = pending is not None and pending in scope and r[16] not in scope
         rows.append(QueueRow(
             id=r[0], reference=r[1], category_label=r[2], category_code=r[3], priority=r[4], status=r[5],
             commune=r[6] or "", received_at=r[7], due_at=r[8], due_label=DUE_LABELS.get(r[5], ""), ongoing=r[9],
