@@ -174,7 +174,8 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     outcomes = [(cat, code, low, high) for cat in profile.categories
                 for code, low, high in _cumulative(profile.outcomes.get(cat, profile.outcomes["default"]))]
     speeds = list(profile.force_speed.items())
-    descriptions = [(cat, i, d) for cat, items in profile.descriptions.items() for i, d in enumerate(items)]
+    descriptions = [(cat, i, len(items), d) for cat, items in profile.descriptions.items()
+                    for i, d in enumerate(items)]
 
     progress("signalements : catégorie, heure, unité, délais")
     s.execute(text(f"""
@@ -264,7 +265,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     s.execute(text(f"""
         CREATE TEMP TABLE demo_final ON COMMIT DROP AS
         WITH o AS (SELECT * FROM (VALUES {_values(outcomes)}) AS v(category_code, code, lo, hi)),
-        d AS (SELECT * FROM (VALUES {_values(descriptions)}) AS v(category_code, i, text)),
+        d AS (SELECT * FROM (VALUES {_values(descriptions)}) AS v(category_code, i, n, text)),
         t AS (
             SELECT tl.*,
                    CASE WHEN tl.transferred THEN tl.other_unit_id ELSE tl.unit_id END AS final_unit_id,
@@ -277,11 +278,10 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         )
         SELECT t.*,
                t.reopened_at + make_interval(secs => 3600 * (4 + 40 * t.z1)) AS resolve2_at,
-               (SELECT o.code FROM o WHERE o.category_code = t.category_code
-                  AND t.u_outcome >= o.lo AND t.u_outcome < o.hi) AS outcome_code,
-               (SELECT d.text FROM d WHERE d.category_code = t.category_code
-                  ORDER BY abs(d.i - floor(t.u_desc * 2)) LIMIT 1) AS description
+               o.code AS outcome_code, d.text AS description
         FROM t
+        JOIN o ON o.category_code = t.category_code AND t.u_outcome >= o.lo AND t.u_outcome < o.hi
+        JOIN d ON d.category_code = t.category_code AND d.i = floor(t.u_desc * d.n)
     """), p)
     s.execute(text("ALTER TABLE demo_final ADD PRIMARY KEY (id)"))
     _analyze("demo_report", "demo_timeline", "demo_final")
