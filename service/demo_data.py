@@ -362,6 +362,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     s.execute(text("""
         UPDATE demo_all SET resolve2_at = CASE WHEN reopened_at IS NOT NULL AND resolve2_at <= now()
                                                THEN resolve2_at END
+        WHERE resolve2_at IS NOT NULL
     """))
     s.execute(text("""
         UPDATE demo_all SET final_unit_id = unit_id WHERE transferred AND accepted_at IS NULL
