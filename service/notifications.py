@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 
 from models import Notification, NotificationState, Report, ReportEvent, db
 from service import messages
@@ -69,17 +69,36 @@ def dispatch_after_commit(notifications: list[Notification]) -> None:
     dispatcher = current_app.extensions.get(DISPATCHER)
     if dispatcher is None:
         return
+    due = []
     try:
+        # Marked queued like the relay does, so the relay does not enqueue them a second time.
         due = db.session.execute(
-            select(Notification.id, Notification.attempts).where(
+            update(Notification).where(
                 Notification.id.in_(ids), Notification.state == NotificationState.PENDING.value,
-                Notification.not_before <= func.now())).all()
-        db.session.commit()  # end the read transaction; nothing was written
+                Notification.not_before <= func.now())
+            .values(state=NotificationState.QUEUED.value, updated_at=func.now())
+            .returning(Notification.id, Notification.attempts)).all()
+        db.session.commit()
         if due:
             dispatcher([(row.id, row.attempts) for row in due])
     except Exception as exc:  # Redis down, timeout…: the rows are committed, the relay will pick them up
         db.session.rollback()
         log.warning("envoi différé des notifications %s au relais : %s", ids, exc)
+        _hand_back([row.id for row in due])
+
+
+def _hand_back(ids: list[int]) -> None:
+    """Rows marked queued whose enqueue failed go back to pending at once (not after the relay's requeue delay)."""
+    if not ids:
+        return
+    try:
+        db.session.execute(update(Notification).where(
+            Notification.id.in_(ids), Notification.state == NotificationState.QUEUED.value)
+            .values(state=NotificationState.PENDING.value, updated_at=func.now()))
+        db.session.commit()
+    except Exception as exc:  # the database is gone too: the relay requeues them later
+        db.session.rollback()
+        log.warning("notifications %s laissées en file sans tâche : %s", ids, exc)
 
 
 def quiet_hours_end(quiet_hours: dict | None, now: datetime) -> datetime | None:
