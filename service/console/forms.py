@@ -49,8 +49,7 @@ class IncidentActionForm(FlaskForm):
 class AccountForm(FlaskForm):
     email = StringField("Adresse électronique", validators=[DataRequired(), Length(max=254)])
     display_name = StringField("Nom affiché", validators=[Optional(), Length(max=200)])
-    role = SelectField("Rôle", choices=[("agent", "Agent"), ("superviseur", "Superviseur"),
-                                        ("admin", "Administrateur")])
+    role = SelectField("Rôle", choices=["agent", "superviseur", "admin"])
     unit_code = StringField("Code de l'unité (ex. PN-75104)", validators=[Optional(), Length(max=64)])
     password = PasswordField("Mot de passe (12 caractères au moins)",
                              validators=[DataRequired(), Length(min=12, max=512)])
