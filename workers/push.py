@@ -61,6 +61,7 @@ def send_push_batch(notification_ids: list[int]) -> dict[str, int]:
 
 def deliver(notification_id: int) -> str:
     """Claim one row, make one delivery attempt, record the outcome."""
+    backend = get_backend()  # before the claim: a configuration error must not strand a row in `sending`
     claim = claim_for_sending(notification_id)
     if claim is None:
         return "not claimable"  # sent, being sent, or not due: another job or the relay owns it
@@ -68,7 +69,7 @@ def deliver(notification_id: int) -> str:
         _finish(claim, state=S.SKIPPED, error="TOKEN_INACTIVE")
         db.session.commit()
         return "skipped"
-    result = get_backend().send(claim.token, claim.payload)
+    result = backend.send(claim.token, claim.payload)
     return record_outcome(claim, result)
 
 
