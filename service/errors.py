@@ -72,7 +72,22 @@ def handle_unexpected(exc: Exception):
     return _render(500, InternalServerError.description, None)
 
 
+def release_session(exc: BaseException | None) -> None:
+    """End the request's session; a connection that died meanwhile is dropped, not turned into a 500.
+
+    Runs before Flask-SQLAlchemy's own teardown, whose rollback on a dead connection would raise after the
+    answer (a 201 already committed, or the 503 above) was built.
+    """
+    try:
+        db.session.remove()
+    except (OperationalError, InterfaceError):
+        log.warning("connexion à la base perdue en fin de requête, abandonnée")
+        db.session.invalidate()
+        db.session.remove()
+
+
 def init_app(app: Flask) -> None:
+    app.teardown_appcontext(release_session)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(InterfaceError, handle_database_unavailable)
