@@ -1,0 +1,161 @@
+"""B4 dashboard indicators on the demo history: ms per view and per filter, against straightforward SQL.
+
+Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
+service/indicators.py). The baseline is the straightforward way: the very same statements, with the
+materialised table replaced by the clocks computed on the fly from the raw `report_events` and `reports`
+rows of the reports matching the filter (the filter is applied to the raw rows first, as anyone would).
+Statements are captured with SQLAlchemy's `before_cursor_execute` while the real functions run.
+"""
+import time
+from datetime import date, timedelta
+
+from sqlalchemy import event, text
+
+from bench.common import QUICK, BenchResult, median, ratio, say
+
+TARGET_MS = 300.0
+TARGET_RATIO = 10.0
+
+
+def _filters(today: date) -> list[tuple[str, dict]]:
+    from service.indicators import IndicatorFilters
+    from models import db
+    month = dict(start=today - timedelta(days=29), end=today)
+    year = dict(start=today - timedelta(days=364), end=today)
+    top_parent = db.session.execute(text("""
+        SELECT u.parent_id FROM reports r JOIN units u ON u.id = r.unit_id WHERE u.parent_id IS NOT NULL
+        GROUP BY u.parent_id ORDER BY count(*) DESC LIMIT 1""")).scalar()
+    top_dep = db.session.execute(text(
+        "SELECT departement_code FROM reports GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
+    filters = [("30 days, everything (default)", IndicatorFilters(**month)),
+               ("365 days, category rodeo_motorise", IndicatorFilters(**year, category_code="rodeo_motorise"))]
+    if not QUICK:
+        filters += [("365 days, everything", IndicatorFilters(**year)),
+                    (f"30 days, unit tree of unit {top_parent}", IndicatorFilters(**month, unit_id=top_parent)),
+                    (f"365 days, département {top_dep}", IndicatorFilters(**year, departement_code=top_dep))]
+    return filters
+
+
+def _views():
+    from service import indicators as ind
+    return {
+        "whole dashboard (dashboard_data)": ind.dashboard_data,
+        "summary": ind.summary,
+        "by unit": lambda f: ind.breakdown(f, "unit", limit=30),
+        "by category": lambda f: ind.breakdown(f, "category"),
+        "by week": lambda f: ind.breakdown(f, "week"),
+        "hour × weekday": lambda f: ind.breakdown(f, "hour_dow"),
+        "outcomes": lambda f: ind.breakdown(f, "outcome"),
+        "distributions": ind.distributions,
+        "commune map": ind.commune_points,
+        "report list, first page": lambda f: ind.report_rows(f, limit=101),
+    }
+
+
+def raw_scope(f) -> str:
+    """The filter applied to raw report rows (our own values only: dates, ints, codes)."""
+    from service.indicators import unit_descendants
+    parts = []
+    if f.start:
+        parts.append(f"r0.received_at >= TIMESTAMP '{f.start.isoformat()}' AT TIME ZONE 'Europe/Paris'")
+    if f.end:
+        parts.append(f"r0.received_at < TIMESTAMP '{(f.end + timedelta(days=1)).isoformat()}' "
+                     f"AT TIME ZONE 'Europe/Paris'")
+    if f.unit_id is not None:
+        parts.append(f"r0.unit_id = ANY(ARRAY[{','.join(str(int(u)) for u in unit_descendants(f.unit_id))}])")
+    if f.category_code:
+        parts.append(f"r0.category_code = '{f.category_code}'")
+    if f.departement_code:
+        parts.append(f"r0.departement_code = '{f.departement_code}'")
+    return f"e.report_id IN (SELECT r0.id FROM reports r0 WHERE {' AND '.join(parts) or 'TRUE'})"
+
+
+def rewrite(statement: str, f) -> str:
+    from service.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
+    raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
+    return statement.replace("FROM indicator_report_clocks c",
+                             f"FROM (SELECT * FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) AS c")
+
+
+def capture(func, f) -> tuple[float, list]:
+    from models import db
+    statements = []
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", hook)
+    try:
+        t0 = time.perf_counter()
+        func(f)
+        elapsed = (time.perf_counter() - t0) * 1000
+    finally:
+        event.remove(db.engine, "before_cursor_execute", hook)
+    return elapsed, statements
+
+
+def time_raw(statements, f, budget_s: float) -> tuple[float, bool]:
+    """Run the rewritten statements; returns (ms, complete). Stops at the budget (a lower bound then)."""
+    from models import db
+    elapsed = 0.0
+    with db.engine.connect() as conn:
+        for statement, params in statements:
+            left_ms = int(budget_s * 1000 - elapsed)
+            if left_ms <= 0:
+                return elapsed, False
+            conn.exec_driver_sql(f"SET statement_timeout = {left_ms}")
+            t0 = time.perf_counter()
+            try:
+                conn.exec_driver_sql(rewrite(statement, f), params).fetchall()
+            except Exception as exc:  # statement_timeout: the baseline is at least the budget
+                if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
+                    raise
+                conn.rollback()
+                return budget_s * 1000, False
+            elapsed += (time.perf_counter() - t0) * 1000
+    return elapsed, True
+
+
+def run(app) -> BenchResult:
+    result = BenchResult("B4", "Dashboard indicators (service/indicators.py) vs straightforward SQL")
+    repeats = 3 if QUICK else 5
+    budget = 20.0 if QUICK else 45.0
+    from models import db
+    with app.app_context():
+        from service.indicators import PARIS, as_of
+        from datetime import datetime
+        clocks = db.session.execute(text("SELECT count(*) FROM indicator_report_clocks")).scalar_one()
+        reports = db.session.execute(text("SELECT count(*) FROM reports")).scalar_one()
+        events = db.session.execute(text("SELECT count(*) FROM report_events")).scalar_one()
+        result.details.update(reports=reports, report_events=events, clock_rows=clocks, as_of=str(as_of()))
+        say(f"  B4: {reports} reports, {events} events, {clocks} materialised clock rows")
+        today = datetime.now(PARIS).date()
+        views = _views()
+        per_filter = {}
+        for label, f in _filters(today):
+            rows = {}
+            for name, func in views.items():
+                func(f)  # warm caches (first run of a plan)
+                times, statements = [], None
+                for _ in range(repeats):
+                    elapsed, captured = capture(func, f)
+                    times.append(elapsed)
+                    statements = statements or captured
+                rows[name] = {"ms": median(times), "statements": len(statements)}
+                if name in ("whole dashboard (dashboard_data)", "report list, first page"):
+                    raw_ms, complete = time_raw(statements, f, budget)
+                    rows[name].update(raw_ms=raw_ms, raw_complete=complete)
+                db.session.remove()
+            per_filter[label] = rows
+            dash, page = rows["whole dashboard (dashboard_data)"], rows["report list, first page"]
+            for name, row in (("dashboard", dash), ("report list", page)):
+                r = ratio(row["raw_ms"], row["ms"])
+                lower = "" if row["raw_complete"] else f" (baseline stopped at {budget:.0f} s: ratio is a lower bound)"
+                result.add(f"{name} — {label}", row["ms"], "ms", "same statements over raw events",
+                           row["raw_ms"], r, "< 300 ms and ≥ 10× faster",
+                           row["ms"] < TARGET_MS and r is not None and r >= TARGET_RATIO,
+                           note=f"{row['statements']} statements{lower}")
+            slowest = max((n for n in rows if not n.startswith("whole")), key=lambda n: rows[n]["ms"])
+            say(f"  B4: {label}: slowest part {slowest} {rows[slowest]['ms']:.0f} ms")
+        result.details["views_ms"] = per_filter
+    return result

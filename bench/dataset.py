@@ -1,0 +1,105 @@
+"""The benchmark's data set: real communes and units, points drawn from commune populations, a demo history.
+
+* `bench_points` (a table of the benchmark database only, not of Proxima's schema): realistic report
+  locations, each commune receiving points in proportion to its population (PostGIS `ST_GeneratePoints`,
+  seeded), then moved by up to ~30 m of GPS error, so a few fall in gaps between the simplified polygons
+  or just off the coast, as real phone fixes do;
+* the demo history (`flask demo generate`, service/demo_data.py) for the dashboard, export and Open311
+  benchmarks; it is reused when the database already holds about the wanted number of demo reports;
+* ANALYZE afterwards, before any application process starts (plans cached by pooled connections on empty
+  tables would scan whole tables on every foreign-key check).
+"""
+import subprocess
+
+from bench.common import ROOT, VENV_BIN, app_env, psql, say, step
+
+POINT_SEED = 0.4242
+GPS_ERROR_DEG = 0.0003  # about ±30 m (a phone's fix in town)
+
+
+def ensure_schema() -> None:
+    """Migrate and load the reference data when `make bench` did not (bench/run.py run by hand)."""
+    try:
+        communes = int(psql("SELECT count(*) FROM communes"))
+    except RuntimeError:
+        communes = 0
+    if communes:
+        return
+    with step("Schema and reference data (flask db upgrade heads; flask data load)"):
+        for args in (["db", "upgrade", "heads"], ["data", "load"]):
+            subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=app_env(), check=True)
+
+
+def ensure_points(n: int) -> int:
+    psql("""CREATE TABLE IF NOT EXISTS bench_points (
+                id int PRIMARY KEY, insee_code text NOT NULL, lon float8 NOT NULL, lat float8 NOT NULL,
+                geom geometry(Point, 4326) NOT NULL)""")
+    have = int(psql("SELECT count(*) FROM bench_points"))
+    if have == n:
+        say(f"bench_points: {n} points already there (seeded, reused)")
+        return n
+    with step(f"Drawing {n} report locations from commune populations"):
+        psql(f"""
+            BEGIN;
+            SELECT setseed({POINT_SEED});
+            TRUNCATE bench_points;
+            INSERT INTO bench_points (id, insee_code, lon, lat, geom)
+            SELECT row_number() OVER (ORDER BY random()), insee_code, ST_X(g), ST_Y(g), g FROM (
+                SELECT insee_code, ST_Translate(p.geom, (random() - 0.5) * {2 * GPS_ERROR_DEG},
+                                                (random() - 0.5) * {2 * GPS_ERROR_DEG}) AS g
+                FROM (SELECT insee_code, geom,
+                             floor({n} * 1.02 * population::float8 / sum(population) OVER () + random())::int AS k
+                      FROM communes WHERE population > 0) w,
+                     LATERAL ST_Dump(ST_GeneratePoints(w.geom, w.k, 42)) p
+                WHERE w.k > 0
+            ) drawn ORDER BY random() LIMIT {n};
+            COMMIT;""")
+        psql("ANALYZE bench_points")
+    return int(psql("SELECT count(*) FROM bench_points"))
+
+
+def demo_report_count() -> int:
+    from service.demo_data import DEMO_MARK
+    return int(psql(f"SELECT count(*) FROM reports WHERE routing_reason LIKE '%{DEMO_MARK}'"))
+
+
+def ensure_demo_history(wanted: int, tolerance: float = 0.1) -> int:
+    have = demo_report_count()
+    if abs(have - wanted) <= wanted * tolerance:
+        say(f"demo history: {have} reports already there (reused)")
+        return have
+    with step(f"Generating the demo history: {wanted} reports with their events (flask demo generate)"):
+        subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "demo", "generate", "--reports", str(wanted),
+                        "--seed", "0.42", "--replace"], cwd=ROOT, env=app_env(), check=True)
+    return demo_report_count()
+
+
+def analyze() -> None:
+    with step("ANALYZE (fresh statistics before any application process starts)"):
+        psql("ANALYZE")
+
+
+def table_counts() -> dict:
+    names = ("reports", "report_events", "notifications", "devices", "incidents", "units", "communes",
+             "indicator_report_clocks", "bench_points")
+    out = {}
+    for name in names:
+        try:
+            out[name] = int(psql(f"SELECT count(*) FROM {name}"))
+        except RuntimeError:
+            out[name] = None
+    return out
+
+
+def remove_previous_runs() -> int:
+    """Reports written by earlier benchmark runs (B1's intake and pgbench): each run starts from the same data."""
+    from service.demo_data import DEMO_MARK
+    with step("Removing reports written by earlier benchmark runs"):
+        removed = int(psql(f"""WITH d AS (DELETE FROM reports WHERE routing_reason NOT LIKE '%{DEMO_MARK}'
+                                         RETURNING incident_id)
+                               SELECT count(*) FROM d"""))
+        psql("DELETE FROM incidents i WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id)")
+        psql("DELETE FROM devices d WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.device_id = d.id) "
+             "AND EXISTS (SELECT 1 FROM push_tokens t WHERE t.device_id = d.id AND t.token LIKE 'bench-fcm-%')")
+    say(f"  {removed} reports of earlier runs removed")
+    return removed
