@@ -141,3 +141,20 @@ def test_concurrent_relays_and_workers_send_each_row_exactly_once(push_app, push
     assert states() == ["sent"] * count
     names = db.session.scalars(select(func.count(func.distinct(Notification.fcm_message_name)))).one()
     assert names == count
+
+
+def test_a_retry_lost_with_redis_is_picked_up_by_the_relay(push_app, push_db, fcm_server, redis_conn):
+    report = make_report(device=make_device(tokens=("tok-lost",)))
+    rows = notifications.queue_for_event(report, add_event(report, "acknowledged"))
+    db.session.commit()
+    fcm_server.script("tok-lost", Answer.error(503))
+    notifications.dispatch_after_commit(rows)
+    work(push_app)
+    assert states() == ["retrying"]
+    redis_conn.flushdb()  # Redis restarted empty: the scheduled retry is gone
+    assert relay().enqueued == 0  # not due yet
+    time.sleep(0.3)  # PUSH_BACKOFF_BASE_S is 0.2
+    assert relay().enqueued == 1
+    work(push_app)
+    assert states() == ["sent"]
+    assert [m.status for m in fcm_server.sent_to("tok-lost")] == [503, 200]
