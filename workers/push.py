@@ -1,20 +1,27 @@
-"""The push job: claim one outbox row, make one delivery attempt, record the outcome on the row.
+"""The push job: claim a batch of outbox rows, make one delivery attempt each, record the outcomes.
 
-Never twice: a job first moves its row to `sending` in a transaction of its own (only one job can win
-that update), and only then calls FCM. A row found in `sending` by anyone else is never sent again; if
-the worker died mid-call the relay later marks it failed with DELIVERY_UNKNOWN (FCM v1 has no
+Never twice: a job first moves its rows to `sending` in a transaction of its own (only one job can win
+that update for a row), and only then calls FCM. A row found in `sending` by anyone else is never sent
+again; if the worker died mid-call the relay later marks it failed with DELIVERY_UNKNOWN (FCM v1 has no
 idempotency key, so a blind resend could show the resident the same message twice).
+
+Throughput: a batch costs two committed transactions (claim, outcomes) however many rows it holds, and
+its HTTP calls run side by side on a few threads sharing the backend's kept-alive connections and OAuth
+token, since FCM's latency, not the CPU, is what a sending worker waits for.
 """
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, insert, text
+from sqlalchemy.exc import OperationalError
 
-from models import EventType, Notification, NotificationState, PushToken, Report, ReportEvent, db
-from service.push import Outcome, PushResult, get_backend
+from models import EventType, NotificationState, ReportEvent, db
+from service.push import SEND_THREADS, Outcome, PushBackend, PushResult, get_backend
 from workers.queues import PUSH, enqueue, enqueue_many, job
 
 log = logging.getLogger("proxima.push")
@@ -37,12 +44,69 @@ class Claim:
     unit_id: int | None   # unit in charge of the report, for the timeline event
 
 
-# Rows per job when the relay enqueues: RQ's own bookkeeping (some 50 Redis round trips per job) is then
-# paid once per batch instead of once per message. Each row is still claimed and recorded on its own.
-BATCH_SIZE = 25
+# Rows per job when the relay enqueues: RQ's bookkeeping (some 50 Redis round trips per job) and the two
+# transactions are paid once per batch. A worker dying mid-batch leaves the whole batch DELIVERY_UNKNOWN,
+# so batches stay small enough for that to be rare and bounded.
+BATCH_SIZE = 50
 # RQ's own retry covers the job crashing before it could record anything (database restarting…);
 # FCM's answers are handled below with back-off on the row itself. Rerunning a job is harmless.
 JOB_RETRY = Retry(max=3, interval=[5, 30, 120])
+
+# queued/pending/retrying → sending, committed before any HTTP call. SKIP LOCKED: a row locked by someone
+# else is being claimed, relayed or recorded by them, and whoever holds it enqueues a job for it if needed;
+# locking in id order keeps two jobs with overlapping batches from deadlocking.
+CLAIM = text("""
+    WITH mine AS (
+        SELECT id FROM notifications
+        WHERE id = ANY(:ids) AND state IN ('pending', 'queued', 'retrying') AND not_before <= now()
+        ORDER BY id
+        FOR UPDATE SKIP LOCKED)
+    UPDATE notifications n
+    SET state = 'sending', claimed_at = now(), attempts = n.attempts + 1, updated_at = now()
+    FROM mine WHERE n.id = mine.id
+    RETURNING n.id, n.report_id, n.push_token_id, n.payload, n.attempts, n.kind, n.event_id,
+        (SELECT t.token FROM push_tokens t WHERE t.id = n.push_token_id AND t.active) AS token,
+        (SELECT r.unit_id FROM reports r WHERE r.id = n.report_id) AS unit_id""")
+
+# Final states, written only if this job still owns the row (or the relay gave it up as DELIVERY_UNKNOWN
+# meanwhile: the real outcome is better than the guess).
+FINISH = text(f"""
+    WITH v AS (
+        SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS text[]), CAST(:errors AS text[]),
+                             CAST(:names AS text[]), CAST(:sent AS boolean[])) AS v(id, state, error, name, sent)),
+    owned AS (
+        SELECT n.id FROM notifications n JOIN v ON v.id = n.id
+        WHERE n.state = 'sending' OR (n.state = 'failed' AND n.last_error LIKE '{DELIVERY_UNKNOWN}%')
+        ORDER BY n.id
+        FOR UPDATE OF n)
+    UPDATE notifications n
+    SET state = v.state, last_error = v.error, fcm_message_name = v.name, updated_at = now(),
+        sent_at = CASE WHEN v.sent THEN now() ELSE n.sent_at END
+    FROM v JOIN owned USING (id) WHERE n.id = v.id
+    RETURNING n.id""")
+
+RETIRE_TOKENS = text("""
+    UPDATE push_tokens t SET active = false, retired_at = now(), retired_reason = v.reason
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[])) AS v(id, reason)
+    WHERE t.id = v.id AND t.active""")
+
+# RETRY: FCM answered without taking the message; due again after the back-off.
+RESCHEDULE = text("""
+    WITH v AS (
+        SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[]), CAST(:errors AS text[]))
+            AS v(id, delay, error)),
+    owned AS (
+        SELECT n.id FROM notifications n JOIN v ON v.id = n.id WHERE n.state = 'sending'
+        ORDER BY n.id FOR UPDATE OF n)
+    UPDATE notifications n
+    SET state = 'retrying', not_before = now() + make_interval(secs => v.delay), last_error = v.error,
+        updated_at = now()
+    FROM v JOIN owned USING (id) WHERE n.id = v.id
+    RETURNING n.id, n.attempts, n.not_before""")
+
+NOTIFIED = insert(ReportEvent.__table__).values(
+    report_id=bindparam("report_id"), type=EventType.CITIZEN_NOTIFIED.value, actor_kind="system",
+    unit_id=bindparam("unit_id"), citizen_visible=False, data=bindparam("data"))
 
 
 @job(queue=PUSH, timeout=60, retry=JOB_RETRY)
@@ -52,85 +116,123 @@ def send_push(notification_id: int) -> str:
 
 @job(queue=PUSH, timeout=60 + 15 * BATCH_SIZE, retry=JOB_RETRY)
 def send_push_batch(notification_ids: list[int]) -> dict[str, int]:
-    outcomes: dict[str, int] = {}
-    for notification_id in notification_ids:
-        outcome = deliver(notification_id)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    return deliver_batch(notification_ids)
 
 
 def deliver(notification_id: int) -> str:
     """Claim one row, make one delivery attempt, record the outcome."""
-    backend = get_backend()  # before the claim: a configuration error must not strand a row in `sending`
-    claim = claim_for_sending(notification_id)
-    if claim is None:
-        return "not claimable"  # sent, being sent, or not due: another job or the relay owns it
-    if claim.token is None:
-        _finish(claim, state=S.SKIPPED, error="TOKEN_INACTIVE")
-        db.session.commit()
-        return "skipped"
-    result = backend.send(claim.token, claim.payload)
-    return record_outcome(claim, result)
+    outcomes = deliver_batch([notification_id])
+    return next(iter(outcomes))
 
 
-def claim_for_sending(notification_id: int) -> Claim | None:
-    """queued/pending/retrying → sending, committed before any HTTP call; None if someone else has it."""
-    # The token and the unit come back with the claim: one round trip instead of three.
-    active_token = (select(PushToken.token).where(PushToken.id == Notification.push_token_id, PushToken.active)
-                    .scalar_subquery())
-    unit_id = select(Report.unit_id).where(Report.id == Notification.report_id).scalar_subquery()
-    row = db.session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.state.in_(CLAIMABLE),
-               Notification.not_before <= func.now())
-        .values(state=S.SENDING.value, claimed_at=func.now(), attempts=Notification.attempts + 1,
-                updated_at=func.now())
-        .returning(Notification.id, Notification.report_id, Notification.push_token_id, Notification.payload,
-                   Notification.attempts, Notification.kind, Notification.event_id, active_token, unit_id)
-    ).first()
+def deliver_batch(notification_ids: list[int]) -> dict[str, int]:
+    """Claim the rows that are due, send them side by side, record every outcome; returns counts by outcome."""
+    backend = get_backend()  # before the claim: a configuration error must not strand rows in `sending`
+    claims = claim_for_sending(notification_ids)
+    outcomes: dict[str, int] = {}
+    if len(claims) < len(set(notification_ids)):
+        # sent, being sent, or not due: another job or the relay owns them
+        outcomes["not claimable"] = len(set(notification_ids)) - len(claims)
+    if not claims:
+        return outcomes
+    results = send_all(backend, claims)
+    for state in record_outcomes(claims, results):
+        outcomes[state] = outcomes.get(state, 0) + 1
+    return outcomes
+
+
+def claim_for_sending(notification_ids: list[int]) -> list[Claim]:
+    """Move the claimable rows among `notification_ids` to `sending` and commit; the others are left alone."""
+    rows = db.session.execute(CLAIM, {"ids": list(notification_ids)}).all()
     db.session.commit()
-    return Claim(*row) if row is not None else None
+    return [Claim(*row) for row in rows]
 
 
-def record_outcome(claim: Claim, result: PushResult) -> str:
-    """Store what FCM said on the row (and the token, and the timeline); schedule a retry if worth it."""
+def send_all(backend: PushBackend, claims: list[Claim]) -> list[PushResult | None]:
+    """One delivery attempt per claim (None where the token was retired meanwhile), several in flight."""
+    def attempt(claim: Claim) -> PushResult | None:
+        if claim.token is None:
+            return None
+        try:
+            return backend.send(claim.token, claim.payload)
+        except Exception as exc:  # the request may have left: recorded as unknown, never resent
+            log.exception("envoi de la notification %s interrompu", claim.id)
+            return PushResult(Outcome.UNKNOWN, error_code="SEND_ERROR", detail=repr(exc)[:500])
+
+    sendable = [c for c in claims if c.token is not None]
+    if len(sendable) <= 1:
+        return [attempt(c) for c in claims]
+    return list(_executor().map(attempt, claims))
+
+
+def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> list[str]:
+    """Store what FCM said on the rows, tokens and timeline in one transaction; then schedule the retries."""
     config = current_app.config
-    if result.outcome in (Outcome.DELIVERED, Outcome.LOGGED):
-        state = S.SENT if result.outcome == Outcome.DELIVERED else S.LOGGED
-        if _finish(claim, state=state, message_name=result.message_name, sent=True):
-            _write_notified_event(claim, result)
-        db.session.commit()
-        return state.value
-    if result.outcome == Outcome.TOKEN_DEAD:
-        _finish(claim, state=S.TOKEN_RETIRED, error=_error(result))
-        db.session.execute(update(PushToken).where(PushToken.id == claim.push_token_id, PushToken.active)
-                           .values(active=False, retired_at=func.now(), retired_reason=result.error_code))
-        db.session.commit()
-        return S.TOKEN_RETIRED.value
-    if result.outcome == Outcome.PERMANENT:
-        _finish(claim, state=S.FAILED, error=_error(result))
-        db.session.commit()
-        return S.FAILED.value
-    if result.outcome == Outcome.UNKNOWN:
-        _finish(claim, state=S.FAILED, error=f"{DELIVERY_UNKNOWN}: {_error(result)}")
-        db.session.commit()
-        return S.FAILED.value
-    # RETRY: FCM answered without taking the message.
-    if claim.attempts >= config["PUSH_MAX_ATTEMPTS"]:
-        _finish(claim, state=S.FAILED, error=f"{_error(result)} (abandon après {claim.attempts} tentatives)")
-        db.session.commit()
-        return S.FAILED.value
-    delay = retry_delay(claim.attempts, result.retry_after_s, config["PUSH_BACKOFF_BASE_S"],
-                        config["PUSH_BACKOFF_MAX_S"])
-    not_before = db.session.execute(
-        update(Notification).where(Notification.id == claim.id, Notification.state == S.SENDING.value)
-        .values(state=S.RETRYING.value, not_before=func.now() + timedelta(seconds=delay),
-                last_error=_error(result), updated_at=func.now())
-        .returning(Notification.not_before)).scalar()
+    finals: list[tuple[Claim, str, str | None, PushResult | None]] = []  # (claim, state, error, result)
+    retries: list[tuple[Claim, float, str]] = []
+    dead: list[tuple[int, str]] = []
+    states: list[str] = []
+    for claim, result in zip(claims, results):
+        if result is None:
+            finals.append((claim, S.SKIPPED.value, "TOKEN_INACTIVE", None))
+        elif result.outcome in (Outcome.DELIVERED, Outcome.LOGGED):
+            state = S.SENT if result.outcome == Outcome.DELIVERED else S.LOGGED
+            finals.append((claim, state.value, None, result))
+        elif result.outcome == Outcome.TOKEN_DEAD:
+            finals.append((claim, S.TOKEN_RETIRED.value, _error(result), result))
+            dead.append((claim.push_token_id, result.error_code))
+        elif result.outcome == Outcome.PERMANENT:
+            finals.append((claim, S.FAILED.value, _error(result), result))
+        elif result.outcome == Outcome.UNKNOWN:
+            finals.append((claim, S.FAILED.value, f"{DELIVERY_UNKNOWN}: {_error(result)}", result))
+        elif claim.attempts >= config["PUSH_MAX_ATTEMPTS"]:
+            finals.append((claim, S.FAILED.value,
+                           f"{_error(result)} (abandon après {claim.attempts} tentatives)", result))
+        else:
+            delay = retry_delay(claim.attempts, result.retry_after_s, config["PUSH_BACKOFF_BASE_S"],
+                                config["PUSH_BACKOFF_MAX_S"])
+            retries.append((claim, delay, _error(result)))
+    for attempt in range(3):
+        try:
+            rescheduled = _write_outcomes(finals, retries, dead)
+            break
+        except OperationalError as exc:  # deadlock with a relay giving up rows: the transaction is redone
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            log.warning("enregistrement des résultats d'envoi repris : %s", exc.orig)
+    by_id = {claim.id: claim for claim, _, _ in retries}
+    for row in rescheduled:
+        _schedule_retry(by_id[row.id], row.not_before)
+    states += [state for _, state, _, _ in finals]
+    states += [S.RETRYING.value] * len(retries)
+    return states
+
+
+def _write_outcomes(finals, retries, dead) -> list:
+    """One transaction: final states, retired tokens, citizen_notified events, retrying rows."""
+    rescheduled = []
+    if finals:
+        owned = set(db.session.execute(FINISH, {
+            "ids": [c.id for c, _, _, _ in finals], "states": [s for _, s, _, _ in finals],
+            "errors": [e for _, _, e, _ in finals],
+            "names": [r.message_name if r is not None else None for _, _, _, r in finals],
+            "sent": [s in (S.SENT.value, S.LOGGED.value) for _, s, _, _ in finals]}).scalars())
+        events = [{"report_id": c.report_id, "unit_id": c.unit_id,
+                   "data": {"notification_id": c.id, "kind": c.kind, "event_id": c.event_id,
+                            "backend": "fcm" if r.outcome == Outcome.DELIVERED else "log",
+                            "fcm_message_name": r.message_name}}
+                  for c, s, _, r in finals if c.id in owned and s in (S.SENT.value, S.LOGGED.value)]
+        if events:
+            db.session.execute(NOTIFIED, events)
+    if dead:
+        db.session.execute(RETIRE_TOKENS, {"ids": [t for t, _ in dead], "reasons": [r for _, r in dead]})
+    if retries:
+        rescheduled = db.session.execute(RESCHEDULE, {
+            "ids": [c.id for c, _, _ in retries], "delays": [float(d) for _, d, _ in retries],
+            "errors": [e for _, _, e in retries]}).all()
     db.session.commit()
-    if not_before is not None:
-        _schedule_retry(claim, not_before)
-    return S.RETRYING.value
+    return rescheduled
 
 
 def retry_delay(attempts: int, retry_after_s: float | None, base_s: float, max_s: float) -> float:
@@ -154,6 +256,20 @@ def job_id_for(notification_id: int, attempts_so_far: int) -> str:
     return f"push-{notification_id}-{attempts_so_far + 1}"
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One pool per worker process: its threads keep their HTTP sessions from batch to batch."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            threads = int(current_app.config.get("PUSH_SEND_THREADS") or SEND_THREADS)
+            _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="proxima-push")
+        return _pool
+
+
 def _schedule_retry(claim: Claim, not_before: datetime) -> None:
     # RQ's scheduler keeps whole seconds: round up, or the job would run just before the row is due.
     at = not_before.replace(microsecond=0) + timedelta(seconds=1 if not_before.microsecond else 0)
@@ -161,33 +277,6 @@ def _schedule_retry(claim: Claim, not_before: datetime) -> None:
         enqueue(send_push, claim.id, job_id=job_id_for(claim.id, claim.attempts), at=at)
     except Exception as exc:  # Redis unreachable: the relay claims retrying rows once not_before has passed
         log.warning("relance de la notification %s laissée au relais : %s", claim.id, exc)
-
-
-def _finish(claim: Claim, state: S, error: str | None = None, message_name: str | None = None,
-            sent: bool = False) -> bool:
-    """Write a final state if this job still owns the row (or the relay gave it up as DELIVERY_UNKNOWN).
-
-    The caller commits, together with whatever goes with the outcome (token retired, timeline event).
-    """
-    values = dict(state=state.value, last_error=error, fcm_message_name=message_name, updated_at=func.now())
-    if sent:
-        values["sent_at"] = func.now()
-    done = db.session.execute(
-        update(Notification)
-        .where(Notification.id == claim.id,
-               or_(Notification.state == S.SENDING.value,
-                   (Notification.state == S.FAILED.value) & Notification.last_error.startswith(DELIVERY_UNKNOWN)))
-        .values(**values).returning(Notification.id)).first()
-    return done is not None
-
-
-def _write_notified_event(claim: Claim, result: PushResult) -> None:
-    db.session.add(ReportEvent(
-        report_id=claim.report_id, type=EventType.CITIZEN_NOTIFIED.value, actor_kind="system", unit_id=claim.unit_id,
-        citizen_visible=False,
-        data={"notification_id": claim.id, "kind": claim.kind, "event_id": claim.event_id,
-              "backend": "fcm" if result.outcome == Outcome.DELIVERED else "log",
-              "fcm_message_name": result.message_name}))
 
 
 def _error(result: PushResult) -> str:

@@ -5,8 +5,10 @@ retries 502/503 for minutes. `BoundedFCMNotification` keeps pyfcm's payload buil
 session handling, and replaces only the sending loop; urllib3 retries are off (`max_retries=0`).
 """
 import email.utils
+import threading
 import time
 
+import google.auth.transport.requests
 import requests
 from google.oauth2 import service_account
 from pyfcm import FCMNotification
@@ -28,11 +30,24 @@ class BoundedFCMNotification(FCMNotification):
         adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=pool_size)
         super().__init__(credentials=credentials, project_id=project_id, adapter=adapter)
         self._fcm_end_point = f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send"
+        self._token_lock = threading.Lock()
+        self._rejected_token: str | None = None
+
+    def _get_access_token(self):
+        # pyfcm refreshes the token once per thread; the sending threads of a worker share one instead.
+        with self._token_lock:
+            if not self.credentials.valid or self.credentials.token == self._rejected_token:
+                try:
+                    self.credentials.refresh(google.auth.transport.requests.Request())
+                except Exception as exc:
+                    raise InvalidDataError(exc)
+            return self.credentials.token
 
     def send_request(self, payload=None, timeout=None):
         response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
         if self._is_access_token_expired(response):
             # Not delivered; the next attempt fetches a fresh token instead of resending now.
+            self._rejected_token = (response.request.headers.get("Authorization") or "").removeprefix("Bearer ")
             self.thread_local.token_expiry = 0
         return response
 
@@ -46,12 +61,12 @@ class FCMBackend:
 
     @classmethod
     def from_service_account_file(cls, path: str, project_id: str | None, endpoint: str,
-                                  timeout_s: float) -> "FCMBackend":
+                                  timeout_s: float, pool_size: int = 4) -> "FCMBackend":
         credentials = service_account.Credentials.from_service_account_file(path, scopes=[FCM_SCOPE])
         project = project_id or credentials.project_id
         if not project:
             raise ValueError("FCM_PROJECT_ID absent et le fichier de compte de service n'a pas de project_id.")
-        return cls(BoundedFCMNotification(credentials, project, endpoint), timeout_s)
+        return cls(BoundedFCMNotification(credentials, project, endpoint, pool_size), timeout_s)
 
     def send(self, token: str, message: dict) -> PushResult:
         notification = message.get("notification") or {}
