@@ -31,14 +31,16 @@ PGBENCH_TX = """\\set i random(1, :n)
 BEGIN;
 SELECT lon, lat, category, device_id, push_token_id FROM bench_intake WHERE id = :i \\gset
 SELECT id AS unit_id FROM units WHERE receives_reports AND active
-   AND ST_Intersects(jurisdiction, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ORDER BY ST_Area(jurisdiction) LIMIT 1 \\gset
+   AND ST_Intersects(jurisdiction, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+ ORDER BY ST_Area(jurisdiction) LIMIT 1 \\gset
 SELECT insee_code, name AS commune_name, departement_code FROM communes
  WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) LIMIT 1 \\gset
 INSERT INTO reports (reference, category_code, description, location, accuracy_m, commune_insee, commune_name,
     departement_code, observed_at, received_at, ongoing, status, priority, emergency, unit_id, routing_reason,
     device_id, source, answers, acknowledge_due_at, dispatch_due_at, resolve_due_at, updated_at)
-VALUES (substr(md5(random()::text), 1, 16), :category, 'Signalement de pgbench', ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
-    15, :insee_code, :commune_name, :departement_code, now(), now(), false, 'received', 3, false, :unit_id,
+VALUES (substr(md5(random()::text), 1, 16), :category, 'Signalement de pgbench',
+    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 15, :insee_code, :commune_name, :departement_code, now(), now(),
+    false, 'received', 3, false, :unit_id,
     'Zone de référence (pgbench)', :device_id, 'app', '{}', now() + interval '30 minutes',
     now() + interval '90 minutes', now() + interval '8 hours', now()) RETURNING id AS report_id \\gset
 INSERT INTO report_events (report_id, type, at, actor_kind, unit_id, citizen_visible)
@@ -52,8 +54,8 @@ SELECT id, incident_id FROM reports WHERE category_code = :category AND id <> :r
    AND ST_DWithin(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 150)
  ORDER BY received_at DESC LIMIT 1;
 INSERT INTO notifications (report_id, event_id, device_id, push_token_id, kind, locale, payload, urgent)
-VALUES (:report_id, :event_id, :device_id, :push_token_id, 'received', 'fr',
-        '{"data": {"kind": "received", "reference": "pgbench", "locale": "fr"}, "notification": {"title": "Signalement reçu", "body": "Votre signalement a été transmis."}}', false);
+VALUES (:report_id, :event_id, :device_id, :push_token_id, 'received', 'fr', '{"data": {"kind": "received",
+  "reference": "pgbench", "locale": "fr"}, "notification": {"title": "Signalement reçu", "body": "Transmis."}}', false);
 COMMIT;
 """
 
@@ -182,7 +184,7 @@ def run(app) -> BenchResult:
     return result
 
 
-def top_frames(text: str, lines: int = 70) -> str:
+def top_frames(text: str, lines: int = 90) -> str:
     return "\n".join(text.splitlines()[:lines])
 
 
@@ -196,14 +198,41 @@ def profile(app, requests_n: int = 300) -> str:
         client.post(path, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     lines = requests_path.read_text().splitlines()
     requests_path.unlink()
+    from sqlalchemy import event
+    from models import db
+    stats: dict[str, list] = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        entry = stats.setdefault(" ".join(statement.split())[:100], [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
     profiler = Profiler(interval=0.0005)
+    wall, cpu = time.perf_counter(), time.process_time()
     profiler.start()
-    for line in lines:
-        _, path, token, body = line.split("\t", 3)
-        client.post(path, data=body, headers={"Authorization": f"Bearer {token}",
-                                              "Content-Type": "application/json"})
-    profiler.stop()
-    return profiler.output_text(unicode=False, color=False, show_all=False)
+    try:
+        for line in lines:
+            _, path, token, body = line.split("\t", 3)
+            client.post(path, data=body, headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+    finally:
+        profiler.stop()
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+    n = len(lines)
+    wall, cpu = (time.perf_counter() - wall) * 1000 / n, (time.process_time() - cpu) * 1000 / n
+    db_ms = sum(t for _, t in stats.values()) * 1000 / n
+    table = [f"In process, {n} requests: {wall:.1f} ms wall per request, {cpu:.1f} ms of CPU in this process, "
+             f"{db_ms:.1f} ms waiting on {sum(c for c, _ in stats.values()) / n:.0f} SQL round trips:"]
+    for statement, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:16]:
+        table.append(f"  {count / n:4.1f}× {seconds * 1000 / n:6.2f} ms  {statement}")
+    tree = profiler.output_text(unicode=False, color=False, show_all=False)
+    return "\n".join(table) + "\n\n" + tree
 
 
 def _healthz(url: str, seconds: float) -> dict:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import (BENCH, QUICK, ROOT, BenchResult, Gunicorn, app_env, median, percentile, python_exe,
+from bench.common import (BENCH, QUICK, ROOT, BenchResult, Gunicorn, app_env, percentile, python_exe,
                           ratio, run_pgbench, run_wrk, say, warm_up)
 
 LOOKUP_SQL = """\\set id random(1, :npoints)
@@ -229,7 +229,7 @@ def run(app, gunicorn_config: tuple[int, int] = (2, 4)) -> BenchResult:
         r = runs[connections]
         errors = r["socket_errors"] + r["timeouts"] + r["non_2xx"]
         result.add(f"GET /coverage p99 at {connections} connection(s)", r["p99_ms"], "ms",
-                   f"GET /healthz p99 at 4 connections", runs["healthz"]["p99_ms"], None, "p99 < 10 ms",
+                   "GET /healthz p99 at 4 connections", runs["healthz"]["p99_ms"], None, "p99 < 10 ms",
                    r["p99_ms"] < 10 and errors == 0,
                    note=f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, {errors} errors "
                         f"(statuses {r['statuses']})")

@@ -68,7 +68,7 @@ def markdown(p: dict) -> str:
         f"Python {v['python']}, PostgreSQL {v['postgresql']}, PostGIS {v['postgis']}, {v['pgbench']}, "
         f"{v['wrk']}, {v['redis_server']}, Flask {v['flask']}, SQLAlchemy {v['sqlalchemy']}, "
         f"gunicorn {v['gunicorn']}, shapely {v['shapely']}, RQ {v['rq']}, pyfcm {v['pyfcm']}.  ",
-        f"Data: " + ", ".join(f"{k} {v:,}".replace(",", " ") for k, v in p["data"].items() if v is not None) + ".  ",
+        "Data: " + ", ".join(f"{k} {v:,}".replace(",", " ") for k, v in p["data"].items() if v is not None) + ".  ",
         f"Run took {p['duration_s']:.0f} s; {p['summary']['passed']} checks passed, {p['summary']['failed']} failed"
         + (f"; benchmarks that crashed: {', '.join(p['summary']['errors'])}" if p["summary"]["errors"] else "")
         + ("" if p["complete"] else " (run still in progress or interrupted)") + ".",
