@@ -290,3 +290,57 @@ def test_intake_and_console_workflow_push_every_step_in_order(push_app, push_db,
     assert {m.token for m in received} == {"tok-flow"}
     assert {m.message["data"]["reference"] for m in received} == {report.reference}
     assert [r.state for r in rows_for(report.id)] == ["sent"] * 5
+
+
+def test_one_batch_job_records_each_row_its_own_outcome(push_app, push_db, fcm_server):
+    """A batch is claimed and recorded in one transaction each, but every row keeps its own FCM answer."""
+    from workers.push import deliver_batch
+    answers = {"tok-ok1": None, "tok-ok2": None, "tok-gone": Answer.error(404), "tok-bad": Answer.error(400),
+               "tok-busy": Answer.error(503)}
+    rows = {}
+    for token, answer in answers.items():
+        if answer is not None:
+            fcm_server.script(token, answer)
+        report = make_report(device=make_device(tokens=(token,)))
+        (rows[token],) = notifications.queue_for_event(report, add_event(report, "acknowledged"))
+    report = make_report(device=make_device(tokens=("tok-retired",)))
+    (rows["tok-retired"],) = notifications.queue_for_event(report, add_event(report, "acknowledged"))
+    db.session.flush()
+    db.session.get(PushToken, rows["tok-retired"].push_token_id).active = False  # retired after the row was written
+    db.session.commit()
+    ids = {token: row.id for token, row in rows.items()}
+
+    outcomes = deliver_batch(list(ids.values()))
+    assert outcomes == {"sent": 2, "token_retired": 1, "failed": 1, "retrying": 1, "skipped": 1}
+    db.session.rollback()
+    state = {token: db.session.get(Notification, nid) for token, nid in ids.items()}
+    assert {t: r.state for t, r in state.items()} == {
+        "tok-ok1": "sent", "tok-ok2": "sent", "tok-gone": "token_retired", "tok-bad": "failed",
+        "tok-busy": "retrying", "tok-retired": "skipped"}
+    assert all(state[t].fcm_message_name and state[t].sent_at for t in ("tok-ok1", "tok-ok2"))
+    assert state["tok-bad"].last_error.startswith("INVALID_ARGUMENT") and state["tok-busy"].attempts == 1
+    assert state["tok-retired"].last_error == "TOKEN_INACTIVE"
+    assert not db.session.get(PushToken, state["tok-gone"].push_token_id).active
+    notified = db.session.scalars(select(ReportEvent).where(ReportEvent.type == "citizen_notified")).all()
+    assert sorted(e.data["notification_id"] for e in notified) == sorted([ids["tok-ok1"], ids["tok-ok2"]])
+    assert {e.data["fcm_message_name"] for e in notified} == {state["tok-ok1"].fcm_message_name,
+                                                             state["tok-ok2"].fcm_message_name}
+    assert sorted(m.token for m in fcm_server.messages) == sorted(answers)  # nothing for the retired token
+
+    # The same batch again (an RQ retry, a duplicate job): nothing is claimable, nothing is sent.
+    assert deliver_batch(list(ids.values())) == {"not claimable": 6}
+    assert len(fcm_server.messages) == 5
+
+
+def test_sending_threads_share_one_oauth_token_and_a_bounded_pool(push_app, fcm_server, fcm_credentials):
+    from concurrent.futures import ThreadPoolExecutor
+    fcm_server.reset()
+    backend = FCMBackend.from_service_account_file(fcm_credentials, None, fcm_server.endpoint, timeout_s=5,
+                                                   pool_size=4)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: backend.send(f"tok-{i}", {"data": {"kind": "t", "reference": "PX-X"}}),
+                                range(40)))
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    assert len({r.message_name for r in results}) == 40 and len(fcm_server.messages) == 40
+    assert len(fcm_server.token_requests) == 1  # pyfcm alone would fetch one per thread
+    assert fcm_server.connections <= 1 + 4  # the token endpoint, then at most one connection per thread
