@@ -309,7 +309,12 @@ def _finish(row: dict) -> dict:
     return out
 
 
+# Percentile sorts of a month of national reports fit in memory with this (per query, this transaction only).
+DASHBOARD_WORK_MEM = "64MB"
+
+
 def _params(f: IndicatorFilters) -> tuple[str, dict, datetime]:
+    db.session.execute(text(f"SET LOCAL work_mem = '{DASHBOARD_WORK_MEM}'"))
     where, params = _where(f)
     now = as_of() or datetime.now(timezone.utc)
     params["as_of"] = now
@@ -388,16 +393,18 @@ def _unit_breakdown(f: IndicatorFilters, limit: int | None) -> list[dict]:
     where, params, _ = _params(f)
     params["map_unit"] = [p[0] for p in pairs]
     params["map_top"] = [p[1] for p in pairs]
+    # Group on the integer key alone (cheaper sorts), name the units afterwards.
     sql = f"""
-        SELECT m.top AS unit_id, u.name AS unit_name, u.code AS unit_code, {_measures()}
-        FROM indicator_report_clocks c
-        JOIN unnest(CAST(:map_unit AS int[]), CAST(:map_top AS int[])) AS m(unit_id, top) ON m.unit_id = c.unit_id
-        JOIN units u ON u.id = m.top
-        WHERE {where}
-        GROUP BY m.top, u.name, u.code ORDER BY reports DESC, u.name
+        SELECT u.name AS unit_name, u.code AS unit_code, g.*
+        FROM (SELECT m.top AS unit_id, {_measures()}
+              FROM indicator_report_clocks c
+              JOIN unnest(CAST(:map_unit AS int[]), CAST(:map_top AS int[])) AS m(unit_id, top)
+                ON m.unit_id = c.unit_id
+              WHERE {where}
+              GROUP BY m.top ORDER BY reports DESC, m.top {f"LIMIT {int(limit)}" if limit else ""}) g
+        JOIN units u ON u.id = g.unit_id
+        ORDER BY g.reports DESC, u.name
     """
-    if limit:
-        sql += f" LIMIT {int(limit)}"
     return [_finish(r) for r in db.session.execute(text(sql), params).mappings()]
 
 
