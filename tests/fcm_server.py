@@ -81,6 +81,7 @@ class FCMTestServer:
         self._for_all: deque[Answer] = deque()
         self._ids = itertools.count(1)
         self._issued: set[str] = set()
+        self._expired: set[str] = set()
         self.release = threading.Event()  # set() to let "hold" answers finish
         self.release.set()
         self.connections = 0
@@ -117,6 +118,12 @@ class FCMTestServer:
         """Next answers for messages to `token` (or to any token when None), in order, then the default."""
         with self._lock:
             (self._by_token[token] if token else self._for_all).extend(answers)
+
+    def expire_tokens(self) -> None:
+        """Every OAuth token issued so far is now refused with 401 ACCESS_TOKEN_EXPIRED, as FCM does."""
+        with self._lock:
+            self._expired |= self._issued
+            self._issued = set()
 
     def hold(self) -> None:
         """Keep answers with a delay waiting until `release.set()` (to kill a worker mid-call)."""
@@ -168,6 +175,10 @@ class FCMTestServer:
             self._issued.add(token)
             return token
 
+    def _was_issued(self, header: str | None) -> bool:
+        with self._lock:
+            return bool(header) and header[7:] in self._expired
+
     def _authorised(self, header: str | None) -> bool:
         with self._lock:
             return bool(header) and header.startswith("Bearer ") and header[7:] in self._issued
@@ -197,7 +208,7 @@ def _handler_for(server: FCMTestServer):
             if not match:
                 return self._json(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "no such path"}})
             if not server._authorised(self.headers.get("Authorization")):
-                return self._error(401)
+                return self._error(401, expired=server._was_issued(self.headers.get("Authorization")))
             try:
                 body = json.loads(raw)
                 message = body["message"]
@@ -227,10 +238,13 @@ def _handler_for(server: FCMTestServer):
             token = server._issue_token(form)
             return self._json(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
 
-        def _error(self, status: int, retry_after: str | None = None):
+        def _error(self, status: int, retry_after: str | None = None, expired: bool = False):
             status_name, code, text = ERRORS.get(status, ("UNKNOWN", "UNSPECIFIED_ERROR", "error"))
             body = {"error": {"code": status, "message": text, "status": status_name, "details": [
                 {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}]}}
+            if expired:
+                body["error"]["details"].append({"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                                 "reason": "ACCESS_TOKEN_EXPIRED"})
             headers = {"Retry-After": retry_after} if retry_after is not None else {}
             return self._json(status, body, headers)
 

@@ -344,3 +344,18 @@ def test_sending_threads_share_one_oauth_token_and_a_bounded_pool(push_app, fcm_
     assert len({r.message_name for r in results}) == 40 and len(fcm_server.messages) == 40
     assert len(fcm_server.token_requests) == 1  # pyfcm alone would fetch one per thread
     assert fcm_server.connections <= 1 + 4  # the token endpoint, then at most one connection per thread
+
+
+def test_an_expired_oauth_token_is_a_retry_and_the_next_send_fetches_a_new_one(push_app, fcm_server,
+                                                                                  fcm_credentials):
+    fcm_server.reset()
+    backend = FCMBackend.from_service_account_file(fcm_credentials, None, fcm_server.endpoint, timeout_s=5)
+    message = {"data": {"kind": "t", "reference": "PX-X"}}
+    assert backend.send("tok-1", message).outcome == Outcome.DELIVERED
+    fcm_server.expire_tokens()
+    refused = backend.send("tok-2", message)
+    assert refused.outcome == Outcome.RETRY and refused.error_code == "THIRD_PARTY_AUTH_ERROR"
+    assert len(fcm_server.token_requests) == 1  # not resent at once with a new token: the job queue retries
+    assert backend.send("tok-2", message).outcome == Outcome.DELIVERED
+    assert len(fcm_server.token_requests) == 2
+    assert [m.token for m in fcm_server.messages] == ["tok-1", "tok-2"]  # the refused call reached no device
