@@ -172,3 +172,16 @@ def test_cached_figures_follow_each_refresh(client, two_units, redis_conn):
     assert client.get("/console/tableau-de-bord/donnees.json").get_json()["summary"]["reports"] == 3
     refresh_indicator_views()
     assert client.get("/console/tableau-de-bord/donnees.json").get_json()["summary"]["reports"] == 4
+
+
+def test_refresh_job_warms_the_default_views(client, two_units, redis_conn):
+    from workers.indicators import refresh_indicators
+    make_officer("chefw@example.fr", "superviseur", two_units["parent"].code)
+    result = refresh_indicators()
+    assert result["warmed_views"] == 2 and not result["skipped"]
+    warmed = set(redis_conn.keys("indicators:dashboard:*"))
+    assert len(warmed) == 2
+    login(client, "chefw@example.fr")
+    assert client.get("/console/tableau-de-bord/").status_code == 200
+    # The supervisor's default view was served from the cache: no new key.
+    assert set(redis_conn.keys("indicators:dashboard:*")) == warmed
