@@ -1,4 +1,4 @@
-"""Realistic demo history (`flask demo generate --reports N`), written set-based in SQL so a million reports take minutes.
+"""Realistic demo history (`flask demo generate --reports N`), written set-based in SQL (a million reports: minutes).
 
 The model, tunable through `DemoProfile`:
 

@@ -130,7 +130,8 @@ def refresh_indicator_views(full: bool = False) -> dict:
             INSERT INTO indicator_changed SELECT f.report_id FROM feedback f WHERE f.created_at > :since
             ON CONFLICT DO NOTHING
         """), {"since": last.started_at - INCREMENTAL_OVERLAP})
-        s.execute(text("DELETE FROM indicator_report_clocks WHERE report_id IN (SELECT report_id FROM indicator_changed)"))
+        s.execute(text("DELETE FROM indicator_report_clocks "
+                       "WHERE report_id IN (SELECT report_id FROM indicator_changed)"))
         refreshed = _insert_clocks("e.report_id IN (SELECT report_id FROM indicator_changed)", {})
         s.execute(text("""
             DELETE FROM indicator_report_clocks c WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.id = c.report_id)

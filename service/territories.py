@@ -52,7 +52,8 @@ def import_territories(geojson: dict, kind: str = "overlay", code_property: str 
                 """), {"code": code, "name": name, "kind": kind, "geometry": geometry})
         except Exception as exc:  # PostGIS rejects the geometry: say which feature, import nothing
             db.session.rollback()
-            raise TerritoryImportError(f"Territoire « {code} » : géométrie invalide ({exc.__class__.__name__}).") from exc
+            raise TerritoryImportError(
+                f"Territoire « {code} » : géométrie invalide ({exc.__class__.__name__}).") from exc
     db.session.commit()
     from service.indicators import refresh_territories
     refresh_territories()

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from models import AuditEntry, Unit, db
 from service.indicators import EXPORT_COLUMNS, refresh_indicator_views
 from tests.integration.console_support import login, make_officer
-from tests.integration.indicator_factory import any_unit, make_report
+from tests.integration.indicator_factory import make_report
 
 TODAY = date.today()
 

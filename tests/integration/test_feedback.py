@@ -1,6 +1,4 @@
 """Satisfaction feedback: only the reporting device, only after the answer, only once; it feeds the indicators."""
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import func, select, update
 

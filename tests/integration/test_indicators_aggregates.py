@@ -71,7 +71,8 @@ def population(db_session):
     parent = db.session.execute(text(
         "SELECT parent_id FROM units WHERE kind = 'police_nationale' AND receives_reports AND parent_id IS NOT NULL "
         "GROUP BY parent_id HAVING count(*) >= 2 ORDER BY parent_id LIMIT 1")).scalar_one()
-    units = db.session.query(Unit).filter(Unit.parent_id == parent, Unit.receives_reports).order_by(Unit.id).limit(2).all()
+    units = db.session.query(Unit).filter(Unit.parent_id == parent, Unit.receives_reports) \
+        .order_by(Unit.id).limit(2).all()
     rows = []
     for i in range(60):
         unit = units[i % 2]
