@@ -57,7 +57,16 @@ class BoundedFCMNotification(FCMNotification):
         return session
 
     def send_request(self, payload=None, timeout=None):
-        response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
+        session = self.requests_session  # this thread's session; its Authorization header renewed when due
+        # Session.post would merge settings and prepare URL and headers anew for every message: the request
+        # is prepared once per thread and token, and each message only sets its body.
+        template = getattr(self.thread_local, "template", None)
+        if template is None or template.headers.get("Authorization") != session.headers.get("Authorization"):
+            template = session.prepare_request(requests.Request("POST", self.fcm_end_point, data=b"{}"))
+            self.thread_local.template = template
+        request = template.copy()
+        request.prepare_body(payload, None)
+        response = session.send(request, timeout=timeout, allow_redirects=False)
         if self._is_access_token_expired(response):
             # Not delivered; the next attempt fetches a fresh token instead of resending now.
             self._rejected_token = (response.request.headers.get("Authorization") or "").removeprefix("Bearer ")
