@@ -4,7 +4,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from service.extensions import api
-    from service.api import devices, categories, coverage, reports
+    from service.api import devices, categories, coverage, reports, feedback
 
-    for module in (devices, categories, coverage, reports):
+    for module in (devices, categories, coverage, reports, feedback):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
