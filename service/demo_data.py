@@ -108,6 +108,11 @@ def _analyze(*tables: str) -> None:
         db.session.execute(text(f"ANALYZE {table}"))
 
 
+def demo_report_count() -> int:
+    return db.session.execute(text("SELECT count(*) FROM reports WHERE routing_reason LIKE '%' || :mark"),
+                              {"mark": DEMO_MARK}).scalar_one()
+
+
 def remove_demo_reports() -> int:
     s = db.session
     s.execute(text("CREATE TEMP TABLE demo_old ON COMMIT DROP AS SELECT id, incident_id FROM reports "

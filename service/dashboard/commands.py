@@ -25,10 +25,15 @@ def refresh(full: bool) -> None:
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=365, show_default=True)
 @click.option("--seed", type=click.FloatRange(-1, 1), default=None, help="Graine (-1 à 1) pour un jeu reproductible.")
 @click.option("--replace", is_flag=True, help="Supprimer d'abord les signalements de démonstration existants.")
-def generate(n: int, days: int, seed: float | None, replace: bool) -> None:
+@click.option("--if-empty", is_flag=True, help="Ne rien faire s'il existe déjà des signalements de démonstration "
+                                                "(pour `make run`).")
+def generate(n: int, days: int, seed: float | None, replace: bool, if_empty: bool) -> None:
     """Créer un historique réaliste de signalements (fictifs)."""
-    from service.demo_data import DemoProfile, generate_demo_history, remove_demo_reports
+    from service.demo_data import DemoProfile, demo_report_count, generate_demo_history, remove_demo_reports
     from service.indicators import refresh_indicator_views
+    if if_empty and not replace and demo_report_count():
+        click.echo(f"{demo_report_count()} signalements de démonstration déjà présents : rien à faire.")
+        return
     if replace:
         click.echo(f"{remove_demo_reports()} signalements de démonstration supprimés.")
     result = generate_demo_history(n, DemoProfile(days=days), seed=seed,

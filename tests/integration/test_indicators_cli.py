@@ -51,5 +51,7 @@ def test_demo_history_is_plausible_and_feeds_the_indicators(app, db_session):
            OR (NOT is_open AND resolve_s IS NULL) OR received_at > now()""")).scalar()
     assert bad == 0
     assert db.session.execute(text("SELECT count(*) FROM feedback")).scalar() > 0
+    again = app.test_cli_runner().invoke(args=["demo", "generate", "--reports", "50", "--if-empty"])
+    assert again.exit_code == 0 and "rien à faire" in again.output
     refreshed = app.test_cli_runner().invoke(args=["indicators", "refresh"])
     assert refreshed.exit_code == 0 and "incrémental" in refreshed.output
