@@ -244,6 +244,8 @@ def _where(f: IndicatorFilters) -> tuple[str, dict]:
         params["territory_id"] = f.territory_id
     if f.open_only:
         parts.append("c.is_open")
+    if f.clock in CLOCKS and f.bucket is None:
+        parts.append(f"c.{f.clock}_s IS NOT NULL")  # the reports a median of this clock is computed over
     if f.clock in CLOCKS and f.bucket is not None and 0 <= f.bucket < len(BUCKET_LABELS):
         low = BUCKET_EDGES[f.bucket - 1] if f.bucket > 0 else 0
         parts.append(f"c.{f.clock}_s >= :bucket_low")

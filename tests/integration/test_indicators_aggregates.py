@@ -189,6 +189,12 @@ def test_distribution_buckets(population):
         assert dist[clock] == expected
 
 
+def test_clock_drill_down_lists_the_measured_reports(population):
+    s = summary(IndicatorFilters())
+    for clock in ("acknowledge", "dispatch", "resolve", "inform"):
+        assert summary(IndicatorFilters(clock=clock))["reports"] == s[f"{clock}_n"]
+
+
 def test_sla_drill_down_lists_exactly_the_breaches(population):
     f = IndicatorFilters(sla="acknowledge:breached")
     s = summary(IndicatorFilters())
