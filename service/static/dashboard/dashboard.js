@@ -50,17 +50,25 @@
     });
   });
 
+  function shortLabel(text) {
+    var short = text.replace("Direction départementale de la police nationale", "DDPN")
+                    .replace("Groupement de gendarmerie départementale", "GGD");
+    return short.length > 42 ? short.slice(0, 41) + "…" : short;
+  }
+
   // Median and P90 per unit.
   chart("chart-units", {
     type: "bar",
-    data: { labels: data.units.map(function (u) { return u.label; }),
+    data: { labels: data.units.map(function (u) { return shortLabel(u.label); }),
             datasets: [
               { label: "Médiane", data: data.units.map(function (u) { return u.acknowledge_p50_min; }), backgroundColor: BLUE },
               { label: "P90", data: data.units.map(function (u) { return u.acknowledge_p90_min; }), backgroundColor: GREY }
             ] },
     options: { indexAxis: "y", onClick: clickable(data.units),
                scales: { x: durationAxis("prise en compte") },
-               plugins: { tooltip: { callbacks: { label: function (ctx) {
+               plugins: { tooltip: { callbacks: {
+                 title: function (items) { return items.length ? data.units[items[0].dataIndex].label : ""; },
+                 label: function (ctx) {
                  return ctx.dataset.label + " : " + minutesLabel(ctx.raw) + " (" + data.units[ctx.dataIndex].reports + " signalements)";
                } } } } }
   });
@@ -121,6 +129,23 @@
   });
   if (cells.length) { document.getElementById("heatmap").setAttribute("data-rendered", "true"); }
 
+  // Bounds of the bulk of the reports (5th–95th percentiles, weighted by count): a few overseas communes must
+  // not shrink metropolitan France to a dot; they stay on the map, one zoom-out away.
+  function coreBounds(points) {
+    function quantiles(key) {
+      var sorted = points.slice().sort(function (a, b) { return a[key] - b[key]; });
+      var total = sorted.reduce(function (n, c) { return n + c.reports; }, 0), seen = 0, low = null, high = null;
+      sorted.forEach(function (c) {
+        seen += c.reports;
+        if (low === null && seen >= 0.05 * total) { low = c[key]; }
+        if (high === null && seen >= 0.95 * total) { high = c[key]; }
+      });
+      return [low, high];
+    }
+    var lat = quantiles("lat"), lon = quantiles("lon");
+    return L.latLngBounds([lat[0], lon[0]], [lat[1], lon[1]]);
+  }
+
   // Map of reports by commune.
   var mapEl = document.getElementById("commune-map");
   if (mapEl && typeof L !== "undefined") {
@@ -131,7 +156,7 @@
     var biggest = points.reduce(function (m, c) { return Math.max(m, c.reports); }, 1);
     var layer = L.featureGroup();
     points.forEach(function (c) {
-      var marker = L.circleMarker([c.lat, c.lon], { radius: 3 + 17 * Math.sqrt(c.reports / biggest), color: BLUE,
+      var marker = L.circleMarker([c.lat, c.lon], { radius: 2 + 12 * Math.sqrt(c.reports / biggest), color: BLUE,
                                                    weight: 1, fillOpacity: 0.45 });
       var popup = document.createElement("div");
       var title = document.createElement("strong");
@@ -146,7 +171,7 @@
       layer.addLayer(marker);
     });
     layer.addTo(map);
-    if (points.length) { map.fitBounds(layer.getBounds(), { padding: [10, 10], maxZoom: 12 }); }
+    if (points.length) { map.fitBounds(coreBounds(points), { padding: [10, 10], maxZoom: 12 }); }
     else { map.setView([46.6, 2.4], 5); }
     mapEl.setAttribute("data-rendered", "true");
     mapEl.setAttribute("data-markers", String(points.length));
