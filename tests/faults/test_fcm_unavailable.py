@@ -66,9 +66,10 @@ def test_fcm_503_is_retried_with_bounded_back_off_and_everything_is_delivered_af
     count = seen["count"]
     print(f"{seen['calls_during_outage']} calls to FCM during {OUTAGE_S} s of 503, backlog max "
           f"{max(seen['backlog'])}, attempts max {max(seen['attempts'])}, states {dict(seen['states'])}")
-    # Bounded: at most two jobs per notification (the after-commit one and the relay's; the claim lets one
-    # send), never more attempts than configured.
-    assert max(seen["backlog"]) <= 2 * count
+    # Bounded, not growing with the outage: per notification at most a send job (after-commit or relay) and
+    # a scheduled retry, plus a relay batch job (the claim lets only one of them send); never more attempts
+    # than configured.
+    assert max(seen["backlog"]) <= 3 * count
     assert seen["calls_during_outage"] <= count * RETRY["PUSH_MAX_ATTEMPTS"]
     assert max(seen["attempts"]) <= RETRY["PUSH_MAX_ATTEMPTS"]
     # Spaced: with a 0.5 s base, nobody is hammered more than ~5 times in 3 s.

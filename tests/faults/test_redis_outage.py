@@ -66,7 +66,9 @@ def test_intake_accepts_everything_while_redis_is_down_and_delivers_each_notific
           f"{max(o.elapsed for o in outcomes):.2f} s; notifications {dict(seen['states'])}")
     assert during, "no intake was sent while Redis was down"
     assert [o.status for o in outcomes if o.status != 201] == []
-    assert max(o.elapsed for o in outcomes) < 3  # a refused Redis connection costs milliseconds, not a hang
+    # No hang: a refused Redis connection costs milliseconds; a Redis that stops mid-call is bounded by the
+    # limiter's 0.5 s and the queue's 1–2 s socket timeouts (slack for a loaded shared machine).
+    assert max(o.elapsed for o in outcomes) < 10
     accepted = {o.reference for o in outcomes} | seen["warm_up"]
     assert accepted == seen["references"]
     # One notification per report (one token per device), each delivered exactly once.
