@@ -201,9 +201,13 @@ def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> li
             if attempt == 2:
                 raise
             log.warning("enregistrement des résultats d'envoi repris : %s", exc.orig)
+    # Rows due in the same second go back in one job: a retry costs a job's overhead per batch, not per row.
     by_id = {claim.id: claim for claim, _, _ in retries}
+    due: dict[datetime, list[Claim]] = {}
     for row in rescheduled:
-        _schedule_retry(by_id[row.id], row.not_before)
+        due.setdefault(_whole_second(row.not_before), []).append(by_id[row.id])
+    for at, group in due.items():
+        _schedule_retry(group, at)
     states += [state for _, state, _, _ in finals]
     states += [S.RETRYING.value] * len(retries)
     return states
@@ -270,13 +274,19 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def _schedule_retry(claim: Claim, not_before: datetime) -> None:
-    # RQ's scheduler keeps whole seconds: round up, or the job would run just before the row is due.
-    at = not_before.replace(microsecond=0) + timedelta(seconds=1 if not_before.microsecond else 0)
+def _whole_second(when: datetime) -> datetime:
+    # RQ's scheduler keeps whole seconds: round up, or the job would run just before the rows are due.
+    return when.replace(microsecond=0) + timedelta(seconds=1 if when.microsecond else 0)
+
+
+def _schedule_retry(claims: list[Claim], at: datetime) -> None:
     try:
-        enqueue(send_push, claim.id, job_id=job_id_for(claim.id, claim.attempts), at=at)
+        if len(claims) == 1:
+            enqueue(send_push, claims[0].id, job_id=job_id_for(claims[0].id, claims[0].attempts), at=at)
+        else:
+            enqueue(send_push_batch, [claim.id for claim in claims], at=at)
     except Exception as exc:  # Redis unreachable: the relay claims retrying rows once not_before has passed
-        log.warning("relance de la notification %s laissée au relais : %s", claim.id, exc)
+        log.warning("relance des notifications %s laissée au relais : %s", [c.id for c in claims], exc)
 
 
 def _error(result: PushResult) -> str:
