@@ -220,9 +220,9 @@ def register(base_url: str, session: requests.Session | None = None, fcm_token: 
 
 def report_body(i: int) -> dict:
     lat, lon = PLACES[i % len(PLACES)]
-    # A different spot every time (~100 m steps): no duplicate grouping, no storm flag.
+    # Spots ~100 m apart within 5 km of the city centre (long runs wrap around rather than drift to sea).
     return {"category": "degradation", "description": f"Abribus dégradé n° {i}",
-            "location": {"lat": lat + (i // len(PLACES)) * 0.001, "lon": lon}}
+            "location": {"lat": lat + (i // len(PLACES)) % 45 * 0.001, "lon": lon}}
 
 
 @dataclass
