@@ -1,11 +1,11 @@
 """Provisioning steps that need the app, in one process (loading the app costs seconds): the same CLI commands a
-user would type, `flask db upgrade heads`, `flask data load` and, for `make run`, `flask officer seed-demo`.
+user would type, `flask db upgrade heads`, `flask data load` and, for `make run`, `flask officer seed-demo`,
+`flask demo generate --if-empty` (a modest history so the dashboard is alive) and `flask indicators refresh`.
 
     bootstrap.py [--seed-demo] [--report FILE]
 
---report FILE receives `worker=0|1` (whether `flask worker` exists) and the demo credentials printed by
-`flask officer seed-demo`, for scripts/run.sh to show again once the server is up. Commands that other parts of
-Proxima have not written yet are skipped with a message.
+--report FILE receives the demo credentials printed by `flask officer seed-demo`, for scripts/run.sh to show
+again once the server is up.
 """
 import argparse
 import contextlib
@@ -30,7 +30,7 @@ def invoke(app, command: click.Command, args: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed-demo", action="store_true", help="create the demo officer accounts")
-    parser.add_argument("--report", help="file receiving worker=… and the demo credentials")
+    parser.add_argument("--report", help="file receiving the demo credentials")
     options = parser.parse_args()
 
     started = time.monotonic()
@@ -49,19 +49,20 @@ def main() -> int:
     credentials = ""
     if options.seed_demo:
         step("Demo officer accounts (flask officer seed-demo)")
-        officer = commands.get("officer")
-        if officer is not None and "seed-demo" in getattr(officer, "commands", {}):
-            buffer = io.StringIO()
-            with contextlib.redirect_stdout(buffer):
-                invoke(app, officer, ["seed-demo"])
-            credentials = buffer.getvalue()
-            print(credentials, end="", flush=True)
-        else:
-            print("    'flask officer seed-demo' does not exist yet: no demo accounts", file=sys.stderr)
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            invoke(app, commands["officer"], ["seed-demo"])
+        credentials = buffer.getvalue()
+        print(credentials, end="", flush=True)
+
+        step("Demo history for the dashboard (flask demo generate --reports 5000 --if-empty)")
+        invoke(app, commands["demo"], ["generate", "--reports", "5000", "--if-empty"])
+        step("Indicators (flask indicators refresh)")
+        invoke(app, commands["indicators"], ["refresh"])
 
     if options.report:
         with open(options.report, "w", encoding="utf-8") as report:
-            report.write(f"worker={int('worker' in commands)}\n{credentials}")
+            report.write(credentials)
     return 0
 
 

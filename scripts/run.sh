@@ -36,9 +36,7 @@ ensure_redis 0
 ensure_database
 report="$(mktemp -t proxima-run.XXXXXX)"
 migrate_and_load --seed-demo --report "$report"
-HAS_WORKER=0
-if grep -qx 'worker=1' "$report"; then HAS_WORKER=1; fi
-credentials="$(tail -n +2 "$report")"
+credentials="$(cat "$report")"
 rm -f "$report"
 
 dbtool port-free "$PORT" || die "port $PORT on 127.0.0.1 is already in use: stop what listens there or set PORT=…"
@@ -49,13 +47,9 @@ step "Starting gunicorn on http://127.0.0.1:$PORT"
     --access-logfile - --error-logfile - wsgi:app &
 CHILDREN+=($!)
 
-if [[ $HAS_WORKER -eq 1 ]]; then
-    step "Starting the RQ worker (with scheduler)"
-    "$VENV/bin/flask" --app wsgi worker --with-scheduler &
-    CHILDREN+=($!)
-else
-    info "'flask worker' does not exist yet: no background jobs (push notifications, reminders)"
-fi
+step "Starting the RQ worker (with scheduler)"
+"$VENV/bin/flask" --app wsgi worker --with-scheduler &
+CHILDREN+=($!)
 
 dbtool http-wait "http://127.0.0.1:$PORT/readyz" 60 || die "gunicorn did not become ready on port $PORT"
 cat >&2 <<BANNER
