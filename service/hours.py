@@ -1,4 +1,5 @@
 """Service hours of units, in Europe/Paris: is a unit open at a given instant?"""
+import re
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -41,24 +42,25 @@ def local_hhmm(at: datetime) -> str:
     return at.astimezone(PARIS).strftime("%H:%M")
 
 
-def validate_service_hours(value) -> list[str]:
-    """Messages describing what is wrong with a service-hours mapping (empty when valid)."""
-    if value is None:
-        return []
+HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+def service_hours_problems(value) -> list[str]:
+    """What is wrong with a service-hours mapping, one message per problem (empty when valid)."""
     if not isinstance(value, dict):
-        return ["Les horaires doivent être un objet {jour: [[début, fin], ...]}."]
-    errors = []
+        return ['Expected an object like {"mon": [["08:00", "19:00"]], ...}.']
+    problems = []
     for day, ranges in value.items():
         if day not in DAY_KEYS:
-            errors.append(f"Jour inconnu : {day!r} (attendu : {', '.join(DAY_KEYS)}).")
+            problems.append(f"unknown day {day!r} (expected one of {', '.join(DAY_KEYS)})")
             continue
         if not isinstance(ranges, list):
-            errors.append(f"{day} : une liste de plages est attendue.")
+            problems.append(f"{day}: expected a list of [start, end] ranges")
             continue
         for item in ranges:
-            try:
-                start, end = item
-                _parse(start), _parse(end)
-            except (TypeError, ValueError):
-                errors.append(f"{day} : plage invalide {item!r} (attendu [\"HH:MM\", \"HH:MM\"]).")
-    return errors
+            if (not isinstance(item, list) or len(item) != 2 or not all(isinstance(t, str) for t in item)
+                    or not all(HHMM.match(t) for t in item)):
+                problems.append(f'{day}: invalid range {item!r} (expected ["HH:MM", "HH:MM"])')
+            elif item[0] == item[1] or item[0] == "24:00":
+                problems.append(f"{day}: empty range {item!r}")
+    return problems

@@ -27,12 +27,11 @@ from shapely.validation import explain_validity
 from sqlalchemy import select, text
 
 from models import Category, Unit, db
-from service.hours import DAY_KEYS
+from service.hours import DAY_KEYS, service_hours_problems
 
 KINDS = ("police_nationale", "gendarmerie", "police_municipale")
 KIND_PREFIX = {"police_nationale": "PN", "gendarmerie": "GN", "police_municipale": "PM"}
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
-HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
 WGS84_NAMES = {"urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "EPSG:4326",
                "urn:ogc:def:crs:EPSG::4326"}
 
@@ -59,22 +58,7 @@ class HoursField(fields.Dict):
     """Weekly service hours, the shape `service.hours.is_open` reads."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, dict):
-            raise ValidationError('Expected an object like {"mon": [["08:00", "19:00"]], ...}.')
-        problems = []
-        for day, ranges in value.items():
-            if day not in DAY_KEYS:
-                problems.append(f"unknown day {day!r} (expected one of {', '.join(DAY_KEYS)})")
-                continue
-            if not isinstance(ranges, list):
-                problems.append(f"{day}: expected a list of [start, end] ranges")
-                continue
-            for item in ranges:
-                if (not isinstance(item, list) or len(item) != 2 or not all(isinstance(t, str) for t in item)
-                        or not all(HHMM.match(t) for t in item)):
-                    problems.append(f'{day}: invalid range {item!r} (expected ["HH:MM", "HH:MM"])')
-                elif item[0] == item[1] or item[0] == "24:00":
-                    problems.append(f"{day}: empty range {item!r}")
+        problems = service_hours_problems(value)
         if problems:
             raise ValidationError(problems)
         # A day left out is closed: store all seven so the data says so explicitly.
