@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.common import (BENCH, QUICK, ROOT, BenchResult, Gunicorn, app_env, percentile, python_exe,
-                          ratio, run_pgbench, run_wrk, say, warm_up)
+                          profile_client, ratio, run_pgbench, run_wrk, say, warm_up)
 
 LOOKUP_SQL = """\\set id random(1, :npoints)
 SELECT (SELECT array_agg(u.id) FROM units u
@@ -160,7 +160,7 @@ def coverage_requests(points, path: Path) -> None:
 def run(app, gunicorn_config: tuple[int, int] = (2, 4)) -> BenchResult:
     result = BenchResult("B2", "Routing: in-memory index and /api/v1/coverage vs PostGIS")
     n_points = 10_000 if QUICK else 100_000
-    seconds = 5 if QUICK else 15
+    seconds = 3 if QUICK else 15
     cores = os.cpu_count() or 1
     with app.app_context():
         from service.routing import _index
@@ -233,6 +233,11 @@ def run(app, gunicorn_config: tuple[int, int] = (2, 4)) -> BenchResult:
                    r["p99_ms"] < 10 and errors == 0,
                    note=f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, {errors} errors "
                         f"(statuses {r['statuses']})")
+    if any(c.passed is False for c in result.checks):
+        say("  B2: a target was missed: profiling GET /api/v1/coverage in process")
+        paths = [f"/api/v1/coverage?lat={lat:.6f}&lon={lon:.6f}&category={CATEGORIES[i % 10]}"
+                 for i, (_, lon, lat) in enumerate(points[:60 if QUICK else 300])]
+        result.details["profile"] = profile_client(app, [("GET", p, {}, None) for p in paths])
     return result
 
 

@@ -119,7 +119,7 @@ def time_raw(statements, f, budget_s: float) -> tuple[float, bool]:
 def run(app) -> BenchResult:
     result = BenchResult("B4", "Dashboard indicators (service/indicators.py) vs straightforward SQL")
     repeats = 3
-    budget = 20.0 if QUICK else 30.0
+    budget = 8.0 if QUICK else 30.0
     from models import db
     with app.app_context():
         from service.indicators import PARIS, as_of

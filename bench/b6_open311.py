@@ -71,7 +71,7 @@ def time_http(url: str, runs: int) -> tuple[list[float], int, int]:
 
 def run(app) -> BenchResult:
     result = BenchResult("B6", "Open311 GET /requests.xml with 1000 results")
-    runs = 5 if QUICK else 15
+    runs = 3 if QUICK else 15
     sql_plain, found = captured_sql(app, extensions=False)
     sql_ext, _ = captured_sql(app, extensions=True)
     sql_ms = time_sql(app, sql_plain, runs)

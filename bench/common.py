@@ -360,3 +360,47 @@ def profile_get(app, path: str, runs: int = 3, lines: int = 60) -> str:
         client.get(path)
     profiler.stop()
     return "\n".join(profiler.output_text(unicode=False, color=False).splitlines()[:lines])
+
+
+def profile_client(app, requests: list[tuple[str, str, dict, str | None]], lines: int = 60) -> str:
+    """Per-request wall/CPU time, SQL round trips by statement, and pyinstrument top frames of `requests`
+    (method, path, headers, body) sent in process through the Flask test client (the same view code)."""
+    from pyinstrument import Profiler
+    from sqlalchemy import event
+    from models import db
+    client = app.test_client()
+    for method, path, headers, body in requests[:10]:  # warm-up: routing index, pools, plans
+        client.open(path, method=method, headers=headers, data=body)
+    stats: dict[str, list] = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        entry = stats.setdefault(" ".join(statement.split())[:100], [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    profiler = Profiler(interval=0.0005)
+    wall, cpu = time.perf_counter(), time.process_time()
+    profiler.start()
+    try:
+        for method, path, headers, body in requests:
+            client.open(path, method=method, headers=headers, data=body)
+    finally:
+        profiler.stop()
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    n = len(requests)
+    wall, cpu = (time.perf_counter() - wall) * 1000 / n, (time.process_time() - cpu) * 1000 / n
+    db_ms = sum(t for _, t in stats.values()) * 1000 / n
+    table = [f"In process, {n} requests: {wall:.1f} ms wall per request, {cpu:.1f} ms of CPU in this process, "
+             f"{db_ms:.1f} ms waiting on {sum(c for c, _ in stats.values()) / n:.1f} SQL round trips:"]
+    for statement, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:16]:
+        table.append(f"  {count / n:4.1f}× {seconds * 1000 / n:6.2f} ms  {statement}")
+    tree = profiler.output_text(unicode=False, color=False, show_all=False).splitlines()[:lines]
+    return "\n".join(table) + "\n\n" + "\n".join(tree)

@@ -2,7 +2,7 @@
 
 QUICK=1 runs the short variant (fewer points, shorter loads, fewer filters) in a few minutes.
 Environment: BENCH_DATABASE_URL (default proxima_bench on 127.0.0.1), BENCH_REDIS_URL (default Redis db 7),
-BENCH_ONLY=B1,B2 to run a subset.
+BENCH_ONLY=B1,B2 to run a subset, BENCH_OUTPUT=dir to write the results elsewhere.
 """
 import importlib
 import json
@@ -22,7 +22,8 @@ from bench import dataset  # noqa: E402
 from bench.common import (QUICK, BenchResult, database_url, ensure_wrk, fmt, machine_info, make_app,  # noqa: E402
                           redis_url, say, step)
 
-RESULTS = ROOT / "bench" / "results"
+# BENCH_OUTPUT: another directory for trial runs, so the committed results of the last full run stay put.
+RESULTS = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "bench" / "results")
 # Order: B2 and B1 first (routing then intake), B6, then the ones that rely on the demo history and workers.
 BENCHES = (("B2", "bench.b2_routing"), ("B1", "bench.b1_intake"), ("B6", "bench.b6_open311"),
            ("B4", "bench.b4_indicators"), ("B5", "bench.b5_export"), ("B3", "bench.b3_push"))
