@@ -5,11 +5,14 @@ Environment (set by `make test`; the defaults suit this machine):
   TEST_REDIS_URL     Redis database used by the suite (flushed around each test), default redis://127.0.0.1:6379/15
 """
 import os
+import threading
 
 import pytest
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from werkzeug.serving import make_server
 
 from models import db
 from service.config import normalise_database_url
@@ -111,3 +114,19 @@ def committed(app, redis_conn):
         yield db.session
         db.session.remove()
         _truncate_transactional_tables()
+
+
+@pytest.fixture
+def live_server(app, committed):
+    """Base URL of the app served on 127.0.0.1 from a thread, for browsers and HTTP clients.
+
+    Their requests use connections of their own, hence `committed` rather than per-test rollback.
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -1,11 +1,9 @@
 """The officer console in a real browser: login, live queue and map, triage, transfer, scope."""
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from models import Report, db
 from tests.integration.console_support import LYON_2E, PASSWORD, make_officer, make_report, unit
@@ -16,23 +14,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 
 
-@pytest.fixture
-def live_server(app, committed):
-    """Base URL of the app on 127.0.0.1; browser requests use their own connections, hence `committed`."""
-    previous = app.config.get("CONSOLE_POLL_MS")
-    app.config["CONSOLE_POLL_MS"] = 1000  # the queue polls every second instead of fifteen
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        if previous is None:
-            app.config.pop("CONSOLE_POLL_MS", None)
-        else:
-            app.config["CONSOLE_POLL_MS"] = previous
+@pytest.fixture(autouse=True)
+def fast_queue_polling(app, monkeypatch):
+    """The queue polls every second instead of fifteen, so new arrivals show up quickly."""
+    monkeypatch.setitem(app.config, "CONSOLE_POLL_MS", 1000)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 with no policy violation (no inline script, no unexpected origin)."""
 import pytest
 
-from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401 (fixtures)
+from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.console_support import PASSWORD, make_officer, make_report
 
 pytestmark = pytest.mark.browser

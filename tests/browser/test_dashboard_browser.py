@@ -1,10 +1,8 @@
 """The dashboard in headless Chromium: a supervisor logs in, the charts, heat map and map render, a bar drills down."""
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
-from werkzeug.serving import make_server
 
 from models import Unit, db
 from service import officers
@@ -13,16 +11,6 @@ from tests.integration.indicator_factory import make_report
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def live_server(app, committed):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture
