@@ -43,7 +43,8 @@ DEFAULTS = {
     "STORM_WINDOW_MIN": 60,
     # Flask-Limiter itself.
     "RATELIMIT_KEY_PREFIX": "proxima-limits",
-    "RATELIMIT_STRATEGY": "moving-window",
+    # Fixed windows: one INCR per counted request (a moving window costs a sorted set per key and request).
+    "RATELIMIT_STRATEGY": "fixed-window",
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_SWALLOW_ERRORS": True,
     "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
