@@ -1,12 +1,14 @@
 """Aggregates against a straightforward Python computation over the same hand-built timelines."""
 import random
+from bisect import bisect_right
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from models import Category, Unit, db
-from service.indicators import (IndicatorFilters, breakdown, distributions, refresh_indicator_views, summary,
+from service.indicators import (HIST_EDGES, HIST_ERROR, IndicatorFilters, breakdown, dashboard_data, distributions,
+                                exact_dashboard_data, hist_percentile, refresh_indicator_views, summary,
                                 unit_descendants)
 from service.territories import TerritoryImportError, import_territories
 from tests.integration.indicator_factory import T0, make_report
@@ -220,3 +222,71 @@ def test_territory_overlay(population):
     with pytest.raises(TerritoryImportError):
         import_territories({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
                                                                         "geometry": None}]})
+
+
+def _close(binned: float | None, exact: float | None):
+    """Within the stated bound of a binned percentile: HIST_ERROR relative, or 1 s below 1 s."""
+    if exact is None:
+        assert binned is None
+        return
+    assert abs(binned - exact) <= max(HIST_ERROR * exact, 1.0) + 1e-9, (binned, exact)
+
+
+def test_binned_dashboard_matches_the_exact_one_within_the_bound(population):
+    """The histogram path (forced with exact_limit=0) against the exact queries over the same rows."""
+    f = IndicatorFilters()
+    binned, exact = dashboard_data(f, exact_limit=0), exact_dashboard_data(f)
+    assert binned is not exact
+    clocks = ("acknowledge", "dispatch", "resolve", "inform")
+
+    def same(b: dict, e: dict, percentiles=clocks):
+        for key, value in e.items():
+            if key.endswith(("_p50", "_p90")):
+                if key.split("_")[0] in percentiles:
+                    _close(b[key], value)
+            elif key not in ("as_of",) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                assert b[key] == pytest.approx(value), key
+            elif key not in ("as_of",):
+                assert b[key] == value, key
+
+    same(binned["summary"], exact["summary"])
+    _close(binned["summary"]["backlog_age_p50"], exact["summary"]["backlog_age_p50"])
+    assert binned["distributions"] == exact["distributions"]
+    assert [r["unit_id"] for r in binned["units"]] == [r["unit_id"] for r in exact["units"]]
+    for b, e in zip(binned["units"], exact["units"]):
+        same(b, e)
+    for name, percentiles in (("categories", clocks), ("weeks", ("acknowledge", "resolve")),
+                              ("heatmap", ("acknowledge",)), ("outcomes", ())):
+        assert len(binned[name]) == len(exact[name]), name
+        for b, e in zip(binned[name], exact[name]):
+            same(b, e, percentiles)
+    assert binned["communes"] == exact["communes"]
+
+
+def test_binned_percentiles_of_a_large_spread_stay_within_the_bound():
+    """hist_percentile over bucket counts of thousands of values, against percentile_cont on the values."""
+    rng = random.Random(7)
+    for _ in range(20):
+        values = [rng.lognormvariate(rng.uniform(0, 12), rng.uniform(0.2, 2)) for _ in range(rng.randint(1, 3000))]
+        counts: dict[int, int] = {}
+        for v in values:
+            b = bisect_right(HIST_EDGES, v)
+            counts[b] = counts.get(b, 0) + 1
+        for p in (0.5, 0.9):
+            _close(hist_percentile(counts, p), percentile_cont(values, p))
+
+
+def test_histogram_edges_match_the_database(db_session):
+    """The generated bucket columns (migration 0007) use exactly HIST_EDGES."""
+    assert HIST_ERROR < 0.066
+    values = [0.0, 0.5, 1.0, 1.0639, 1.064, 299.99, 300.0, 301.0, 3599.9, 86400.0, 1e6, 1e9]
+    got = db.session.execute(text(f"""
+        SELECT v, width_bucket(v, '{{{",".join(repr(e) for e in HIST_EDGES)}}}'::float8[])
+        FROM unnest(CAST(:values AS float8[])) AS v
+    """), {"values": values}).all()
+    assert [b for _, b in got] == [bisect_right(HIST_EDGES, v) for v in values]
+    column = db.session.execute(text(
+        "SELECT generation_expression FROM information_schema.columns "
+        "WHERE table_name = 'indicator_report_clocks' AND column_name = 'acknowledge_b'")).scalar_one()
+    edges = [float(x) for x in column.split("'{")[1].split("}'")[0].split(",")]
+    assert edges == list(HIST_EDGES)
