@@ -1,13 +1,14 @@
-"""The push job: claim a batch of outbox rows, make one delivery attempt each, record the outcomes.
+"""The push job: claim outbox rows, make one delivery attempt each, record the outcomes.
 
-Never twice: a job first moves its rows to `sending` in a transaction of its own (only one job can win
+Never twice: a job first moves its rows to `sending` in a committed transaction (only one job can win
 that update for a row), and only then calls FCM. A row found in `sending` by anyone else is never sent
 again; if the worker died mid-call the relay later marks it failed with DELIVERY_UNKNOWN (FCM v1 has no
 idempotency key, so a blind resend could show the resident the same message twice).
 
-Throughput: a batch costs two committed transactions (claim, outcomes) however many rows it holds, and
-its HTTP calls run side by side on a few threads sharing the backend's kept-alive connections and OAuth
-token, since FCM's latency, not the CPU, is what a sending worker waits for.
+Throughput: a job works a batch a chunk at a time, one chunk per sending thread's worth of rows; one
+transaction per chunk records the previous chunk's outcomes and claims the next, and the chunk's HTTP
+calls run side by side on threads sharing the backend's kept-alive connections and OAuth token, since
+FCM's latency, not the CPU, is what a single sender waits for.
 """
 import logging
 import threading
@@ -44,9 +45,8 @@ class Claim:
     unit_id: int | None   # unit in charge of the report, for the timeline event
 
 
-# Rows per job when the relay enqueues: RQ's bookkeeping (some 50 Redis round trips per job) and the two
-# transactions are paid once per batch. A worker dying mid-batch leaves the whole batch DELIVERY_UNKNOWN,
-# so batches stay small enough for that to be rare and bounded.
+# Rows per job when the relay enqueues: RQ's bookkeeping (some 50 Redis round trips per job) is paid once
+# per batch. Rows are claimed a chunk at a time within the job (see deliver_batch).
 BATCH_SIZE = 50
 # RQ's own retry covers the job crashing before it could record anything (database restarting…);
 # FCM's answers are handled below with back-off on the row itself. Rerunning a job is harmless.
@@ -126,26 +126,61 @@ def deliver(notification_id: int) -> str:
 
 
 def deliver_batch(notification_ids: list[int]) -> dict[str, int]:
-    """Claim the rows that are due, send them side by side, record every outcome; returns counts by outcome."""
+    """Claim, send and record the batch a chunk at a time; returns counts by outcome.
+
+    A chunk is as many rows as there are sending threads, so every claimed row is on the wire at once: a
+    worker killed mid-batch leaves only the calls really in flight `sending` (given up DELIVERY_UNKNOWN),
+    and the batch's later rows, never claimed, go to another worker. One transaction per chunk records
+    the previous chunk's outcomes and claims the next chunk.
+    """
     backend = get_backend()  # before the claim: a configuration error must not strand rows in `sending`
-    claims = claim_for_sending(notification_ids)
+    ids = list(dict.fromkeys(notification_ids))
+    step = _threads()
     outcomes: dict[str, int] = {}
-    if len(claims) < len(set(notification_ids)):
-        # sent, being sent, or not due: another job or the relay owns them
-        outcomes["not claimable"] = len(set(notification_ids)) - len(claims)
-    if not claims:
-        return outcomes
-    results = send_all(backend, claims)
-    for state in record_outcomes(claims, results):
-        outcomes[state] = outcomes.get(state, 0) + 1
+    sent: tuple[list[Claim], list[PushResult | None]] | None = None  # sent, outcome not yet recorded
+    for start in [*range(0, len(ids), step), None]:
+        chunk = ids[start:start + step] if start is not None else []
+        claims, states = settle_and_claim(sent, chunk)
+        for state in states:
+            outcomes[state] = outcomes.get(state, 0) + 1
+        if len(claims) < len(chunk):
+            # sent, being sent, or not due: another job or the relay owns them
+            outcomes["not claimable"] = outcomes.get("not claimable", 0) + len(chunk) - len(claims)
+        sent = (claims, send_all(backend, claims)) if claims else None
     return outcomes
 
 
 def claim_for_sending(notification_ids: list[int]) -> list[Claim]:
     """Move the claimable rows among `notification_ids` to `sending` and commit; the others are left alone."""
-    rows = db.session.execute(CLAIM, {"ids": list(notification_ids)}).all()
-    db.session.commit()
-    return [Claim(*row) for row in rows]
+    return settle_and_claim(None, notification_ids)[0]
+
+
+def settle_and_claim(sent: tuple[list[Claim], list[PushResult | None]] | None,
+                     notification_ids: list[int]) -> tuple[list[Claim], list[str]]:
+    """One committed transaction: record the outcomes of `sent`, claim the claimable `notification_ids`.
+
+    Returns the new claims and the states recorded; retries are scheduled once the transaction is committed.
+    """
+    plan = _plan(*sent) if sent else None
+    for attempt in range(3):
+        try:
+            rescheduled = _write_outcomes(*plan[:3]) if plan else []
+            rows = db.session.execute(CLAIM, {"ids": list(notification_ids)}).all() if notification_ids else []
+            db.session.commit()
+            break
+        except OperationalError as exc:  # deadlock with a relay giving up rows: the transaction is redone
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            log.warning("enregistrement des résultats d'envoi repris : %s", exc.orig)
+    if plan:
+        _schedule_retries(plan[1], rescheduled)
+    return [Claim(*row) for row in rows], (plan[3] if plan else [])
+
+
+def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> list[str]:
+    """Store what FCM said on the rows, tokens and timeline in one transaction; then schedule the retries."""
+    return settle_and_claim((claims, results), [])[1]
 
 
 def send_all(backend: PushBackend, claims: list[Claim]) -> list[PushResult | None]:
@@ -165,13 +200,12 @@ def send_all(backend: PushBackend, claims: list[Claim]) -> list[PushResult | Non
     return list(_executor().map(attempt, claims))
 
 
-def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> list[str]:
-    """Store what FCM said on the rows, tokens and timeline in one transaction; then schedule the retries."""
+def _plan(claims: list[Claim], results: list[PushResult | None]) -> tuple[list, list, list, list[str]]:
+    """What to write for each outcome: (finals, retries, dead tokens, states)."""
     config = current_app.config
     finals: list[tuple[Claim, str, str | None, PushResult | None]] = []  # (claim, state, error, result)
     retries: list[tuple[Claim, float, str]] = []
     dead: list[tuple[int, str]] = []
-    states: list[str] = []
     for claim, result in zip(claims, results):
         if result is None:
             finals.append((claim, S.SKIPPED.value, "TOKEN_INACTIVE", None))
@@ -192,15 +226,11 @@ def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> li
             delay = retry_delay(claim.attempts, result.retry_after_s, config["PUSH_BACKOFF_BASE_S"],
                                 config["PUSH_BACKOFF_MAX_S"])
             retries.append((claim, delay, _error(result)))
-    for attempt in range(3):
-        try:
-            rescheduled = _write_outcomes(finals, retries, dead)
-            break
-        except OperationalError as exc:  # deadlock with a relay giving up rows: the transaction is redone
-            db.session.rollback()
-            if attempt == 2:
-                raise
-            log.warning("enregistrement des résultats d'envoi repris : %s", exc.orig)
+    states = [state for _, state, _, _ in finals] + [S.RETRYING.value] * len(retries)
+    return finals, retries, dead, states
+
+
+def _schedule_retries(retries: list[tuple[Claim, float, str]], rescheduled: list) -> None:
     # Rows due in the same second go back in one job: a retry costs a job's overhead per batch, not per row.
     by_id = {claim.id: claim for claim, _, _ in retries}
     due: dict[datetime, list[Claim]] = {}
@@ -208,13 +238,10 @@ def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> li
         due.setdefault(_whole_second(row.not_before), []).append(by_id[row.id])
     for at, group in due.items():
         _schedule_retry(group, at)
-    states += [state for _, state, _, _ in finals]
-    states += [S.RETRYING.value] * len(retries)
-    return states
 
 
 def _write_outcomes(finals, retries, dead) -> list:
-    """One transaction: final states, retired tokens, citizen_notified events, retrying rows."""
+    """Final states, retired tokens, citizen_notified events, retrying rows (the caller commits)."""
     rescheduled = []
     if finals:
         owned = set(db.session.execute(FINISH, {
@@ -235,7 +262,6 @@ def _write_outcomes(finals, retries, dead) -> list:
         rescheduled = db.session.execute(RESCHEDULE, {
             "ids": [c.id for c, _, _ in retries], "delays": [float(d) for _, d, _ in retries],
             "errors": [e for _, _, e in retries]}).all()
-    db.session.commit()
     return rescheduled
 
 
@@ -264,13 +290,16 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _threads() -> int:
+    return int(current_app.config.get("PUSH_SEND_THREADS") or SEND_THREADS)
+
+
 def _executor() -> ThreadPoolExecutor:
     """One pool per worker process: its threads keep their HTTP sessions from batch to batch."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            threads = int(current_app.config.get("PUSH_SEND_THREADS") or SEND_THREADS)
-            _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="proxima-push")
+            _pool = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="proxima-push")
         return _pool
 
 

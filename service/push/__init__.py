@@ -11,7 +11,7 @@ from service.push.base import Outcome, PushBackend, PushResult  # noqa: F401
 
 # HTTP calls a worker process keeps in flight (PUSH_SEND_THREADS overrides): FCM's latency, not the CPU,
 # bounds a single sender. The backend's connection pool has as many kept-alive connections.
-SEND_THREADS = 8
+SEND_THREADS = 16
 
 _backends: dict[tuple, PushBackend] = {}
 _lock = threading.Lock()
