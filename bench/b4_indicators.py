@@ -71,10 +71,22 @@ def raw_scope(f) -> str:
 
 
 def rewrite(statement: str, f) -> str:
+    from service import indicators
     from service.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
     raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
+    # Columns the clocks table derives itself (histogram buckets, generated columns) are derived here too.
+    extra = ""
+    hist_edges = getattr(indicators, "HIST_EDGES", None)
+    if hist_edges is None:
+        try:
+            from models.indicator import HIST_EDGES as hist_edges
+        except ImportError:
+            hist_edges = None
+    if hist_edges is not None:
+        edges = "{" + ",".join(repr(float(e)) for e in hist_edges) + "}"
+        extra = "".join(f", width_bucket({c}_s, '{edges}'::float8[]) AS {c}_b" for c in indicators.CLOCKS)
     return statement.replace("FROM indicator_report_clocks c",
-                             f"FROM (SELECT * FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) AS c")
+                             f"FROM (SELECT *{extra} FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) AS c")
 
 
 def capture(func, f) -> tuple[float, list]:

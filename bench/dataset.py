@@ -18,16 +18,18 @@ GPS_ERROR_DEG = 0.0003  # about ±30 m (a phone's fix in town)
 
 
 def ensure_schema() -> None:
-    """Migrate and load the reference data when `make bench` did not (bench/run.py run by hand)."""
+    """Migrate (a no-op when `make bench` just did it) and load the reference data if it is missing."""
+    with step("Schema (flask db upgrade heads)"):
+        subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade", "heads"], cwd=ROOT,
+                       env=app_env(), check=True, stdout=subprocess.DEVNULL)
     try:
         communes = int(psql("SELECT count(*) FROM communes"))
     except RuntimeError:
         communes = 0
     if communes:
         return
-    with step("Schema and reference data (flask db upgrade heads; flask data load)"):
-        for args in (["db", "upgrade", "heads"], ["data", "load"]):
-            subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=app_env(), check=True)
+    with step("Reference data (flask data load)"):
+        subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "data", "load"], cwd=ROOT, env=app_env(), check=True)
 
 
 def ensure_points(n: int) -> int:
