@@ -1,8 +1,6 @@
 """Pre-aggregated proximity indicators: one row of clocks per report, rebuilt from report_events by a job."""
-import math
-
-from sqlalchemy import (ARRAY, BigInteger, Boolean, Computed, Date, DateTime, Float, Index, Integer, SmallInteger, Text,
-                        func)
+from sqlalchemy import (ARRAY, BigInteger, Boolean, Computed, Date, DateTime, Float, Index, Integer, LargeBinary,
+                        SmallInteger, Text, func)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db
@@ -10,15 +8,32 @@ from models import db
 
 # Distribution buckets of the dashboard (upper bounds in seconds): 5 min … 7 d, then more.
 BUCKET_EDGES = (300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
-# Fine histogram edges (seconds): e^(k/16) from 1 s to about 3 years, plus BUCKET_EDGES so that every fine bucket lies
-# in one distribution bucket. Consecutive edges differ by at most 6.5 %: the error bound of binned percentiles.
-HIST_EDGES = tuple(sorted(set(round(math.exp(k / 16), 3) for k in range(0, 296)) | set(float(e) for e in BUCKET_EDGES)))
-_HIST_LITERAL = "'{" + ",".join(repr(e) for e in HIST_EDGES) + "}'::float8[]"
-
-
-def _bucket(clock: str) -> Computed:
-    """width_bucket of the clock over HIST_EDGES (0 below 1 s, NULL when the step has not happened)."""
-    return Computed(f"width_bucket({clock}_s, {_HIST_LITERAL})", persisted=True)
+# One report's dashboard attributes packed big-endian (layout: service.indicator_frame._ROW); migration 0007
+# repeats it. SLA bits are the as_of-independent ones (met / late); pending-and-overdue is decided at read time.
+FRAME_SQL = """
+float8send(coalesce(acknowledge_s, 'NaN'::float8)) || float8send(coalesce(dispatch_s, 'NaN'::float8))
+|| float8send(coalesce(resolve_s, 'NaN'::float8)) || float8send(coalesce(inform_s, 'NaN'::float8))
+|| float8send(extract(epoch FROM received_at - '2000-01-01 00:00:00+00'::timestamptz)::float8)
+|| float8send(extract(epoch FROM acknowledge_due_at - '2000-01-01 00:00:00+00'::timestamptz)::float8)
+|| float8send(extract(epoch FROM dispatch_due_at - '2000-01-01 00:00:00+00'::timestamptz)::float8)
+|| float8send(extract(epoch FROM resolve_due_at - '2000-01-01 00:00:00+00'::timestamptz)::float8)
+|| int4send(unit_id)
+|| int4send(CASE WHEN commune_insee IS NULL THEN -1
+                 WHEN substr(commune_insee, 2, 1) = 'A' THEN 120000 + substr(commune_insee, 3)::int
+                 WHEN substr(commune_insee, 2, 1) = 'B' THEN 220000 + substr(commune_insee, 3)::int
+                 ELSE commune_insee::int END)
+|| int4send(is_open::int + reopened::int * 2 + from_app::int * 4 + (informed_at IS NOT NULL)::int * 8
+            + coalesce((acknowledged_at <= acknowledge_due_at)::int, 0) * 16
+            + coalesce((acknowledged_at > acknowledge_due_at)::int, 0) * 32
+            + coalesce((dispatched_at <= dispatch_due_at)::int, 0) * 64
+            + coalesce((dispatched_at > dispatch_due_at)::int, 0) * 128
+            + coalesce((resolved_at <= resolve_due_at)::int, 0) * 256
+            + coalesce((resolved_at > resolve_due_at)::int, 0) * 512
+            + (feedback_reactivite IS NOT NULL)::int * 1024)
+|| int2send((day - DATE '2000-01-03')::int2)
+|| int2send((isodow * 24 + hour)::int2)
+|| int2send(coalesce(feedback_reactivite * 100 + feedback_courtoisie * 10 + feedback_information, 0)::int2)
+"""
 
 
 class ReportClock(db.Model):
@@ -61,11 +76,9 @@ class ReportClock(db.Model):
     dispatch_s: Mapped[float | None] = mapped_column(Float)
     resolve_s: Mapped[float | None] = mapped_column(Float)
     inform_s: Mapped[float | None] = mapped_column(Float)
-    # Fine histogram bucket of each clock (migration 0007), for percentiles of large sets without sorting.
-    acknowledge_b: Mapped[int | None] = mapped_column(SmallInteger, _bucket("acknowledge"))
-    dispatch_b: Mapped[int | None] = mapped_column(SmallInteger, _bucket("dispatch"))
-    resolve_b: Mapped[int | None] = mapped_column(SmallInteger, _bucket("resolve"))
-    inform_b: Mapped[int | None] = mapped_column(SmallInteger, _bucket("inform"))
+    # The attributes the dashboard reads, packed (migration 0007; layout in service.indicator_frame): one
+    # bytea per report is much cheaper for PostgreSQL to hand over than a dozen columns.
+    frame = mapped_column(LargeBinary, Computed(FRAME_SQL, persisted=True))
     feedback_reactivite: Mapped[int | None] = mapped_column(SmallInteger)
     feedback_courtoisie: Mapped[int | None] = mapped_column(SmallInteger)
     feedback_information: Mapped[int | None] = mapped_column(SmallInteger)

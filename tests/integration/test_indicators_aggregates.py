@@ -1,15 +1,16 @@
 """Aggregates against a straightforward Python computation over the same hand-built timelines."""
 import random
-from bisect import bisect_right
 from datetime import date, timedelta
+from decimal import Decimal
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
 from models import Category, Unit, db
-from service.indicators import (HIST_EDGES, HIST_ERROR, IndicatorFilters, breakdown, dashboard_data, distributions,
-                                exact_dashboard_data, hist_percentile, refresh_indicator_views, summary,
-                                unit_descendants)
+from service import indicator_frame as frame
+from service.indicators import (IndicatorFilters, breakdown, dashboard_data, distributions, exact_dashboard_data,
+                                refresh_indicator_views, summary, unit_descendants)
 from service.territories import TerritoryImportError, import_territories
 from tests.integration.indicator_factory import T0, make_report
 
@@ -224,69 +225,63 @@ def test_territory_overlay(population):
                                                                         "geometry": None}]})
 
 
-def _close(binned: float | None, exact: float | None):
-    """Within the stated bound of a binned percentile: HIST_ERROR relative, or 1 s below 1 s."""
-    if exact is None:
-        assert binned is None
-        return
-    assert abs(binned - exact) <= max(HIST_ERROR * exact, 1.0) + 1e-9, (binned, exact)
+
+def _same(fast, exact, path="") -> None:
+    """Equal figures: numbers within float rounding, everything else identical."""
+    if isinstance(exact, Decimal):
+        exact = float(exact)  # extract(epoch …) is numeric in SQL
+    if isinstance(exact, dict):
+        assert set(fast) == set(exact), path
+        for key in exact:
+            _same(fast[key], exact[key], f"{path}.{key}")
+    elif isinstance(exact, list):
+        assert len(fast) == len(exact), path
+        for i, (a, b) in enumerate(zip(fast, exact)):
+            _same(a, b, f"{path}[{i}]")
+    elif isinstance(exact, float) or isinstance(fast, float):
+        assert fast == pytest.approx(exact, rel=1e-9, abs=1e-6), path
+    else:
+        assert fast == exact, path
 
 
-def test_binned_dashboard_matches_the_exact_one_within_the_bound(population):
-    """The histogram path (forced with exact_limit=0) against the exact queries over the same rows."""
-    f = IndicatorFilters()
-    binned, exact = dashboard_data(f, exact_limit=0), exact_dashboard_data(f)
-    assert binned is not exact
-    clocks = ("acknowledge", "dispatch", "resolve", "inform")
-
-    def same(b: dict, e: dict, percentiles=clocks):
-        for key, value in e.items():
-            if key.endswith(("_p50", "_p90")):
-                if key.split("_")[0] in percentiles:
-                    _close(b[key], value)
-            elif key not in ("as_of",) and isinstance(value, (int, float)) and not isinstance(value, bool):
-                assert b[key] == pytest.approx(value), key
-            elif key not in ("as_of",):
-                assert b[key] == value, key
-
-    same(binned["summary"], exact["summary"])
-    _close(binned["summary"]["backlog_age_p50"], exact["summary"]["backlog_age_p50"])
-    assert binned["distributions"] == exact["distributions"]
-    assert [r["unit_id"] for r in binned["units"]] == [r["unit_id"] for r in exact["units"]]
-    for b, e in zip(binned["units"], exact["units"]):
-        same(b, e)
-    for name, percentiles in (("categories", clocks), ("weeks", ("acknowledge", "resolve")),
-                              ("heatmap", ("acknowledge",)), ("outcomes", ())):
-        assert len(binned[name]) == len(exact[name]), name
-        for b, e in zip(binned[name], exact[name]):
-            same(b, e, percentiles)
-    assert binned["communes"] == exact["communes"]
+@pytest.mark.parametrize("filters", [{}, {"category_code": "degradation"}, {"start": date(2026, 3, 5),
+                                                                            "end": date(2026, 3, 12)}])
+def test_dashboard_data_equals_the_per_figure_queries(population, filters):
+    """The in-memory path (packed rows + NumPy) gives exactly what one SQL query per figure gives."""
+    f = IndicatorFilters(**filters)
+    fast, exact = dashboard_data(f), exact_dashboard_data(f)
+    assert fast["summary"]["reports"] > 0
+    # Communes with equal counts may come in any order from SQL.
+    fast_communes, exact_communes = fast.pop("communes"), exact.pop("communes")
+    _same(sorted(fast_communes, key=lambda c: c["commune_insee"]),
+          sorted(exact_communes, key=lambda c: c["commune_insee"]))
+    _same(fast, exact)
 
 
-def test_binned_percentiles_of_a_large_spread_stay_within_the_bound():
-    """hist_percentile over bucket counts of thousands of values, against percentile_cont on the values."""
+def test_dashboard_data_of_a_unit_tree_and_of_nothing(population):
+    parent = population["parent"]
+    f = IndicatorFilters(unit_id=parent, scope_unit_ids=frozenset(unit_descendants(parent)))
+    fast, exact = dashboard_data(f), exact_dashboard_data(f)
+    _same(fast["units"], exact["units"])
+    _same(fast["summary"], exact["summary"])
+    empty = dashboard_data(IndicatorFilters(start=date(2001, 1, 1), end=date(2001, 1, 2)))
+    assert empty["summary"]["reports"] == 0 and empty["units"] == [] and empty["communes"] == []
+    assert empty["summary"]["acknowledge_p50"] is None
+
+
+def test_grouped_percentiles_match_percentile_cont():
+    """The vectorised interpolation over consecutive groups, against the reference on each group."""
     rng = random.Random(7)
-    for _ in range(20):
-        values = [rng.lognormvariate(rng.uniform(0, 12), rng.uniform(0.2, 2)) for _ in range(rng.randint(1, 3000))]
-        counts: dict[int, int] = {}
-        for v in values:
-            b = bisect_right(HIST_EDGES, v)
-            counts[b] = counts.get(b, 0) + 1
-        for p in (0.5, 0.9):
-            _close(hist_percentile(counts, p), percentile_cont(values, p))
+    groups = [sorted(rng.lognormvariate(5, 2) for _ in range(rng.randint(0, 40))) for _ in range(50)]
+    ordered = np.array([v for g in groups for v in g])
+    p50, p90 = frame._interpolate(ordered, np.array([len(g) for g in groups]), (0.5, 0.9))
+    for g, a, b in zip(groups, p50.tolist(), p90.tolist()):
+        if g:
+            assert a == pytest.approx(percentile_cont(g, 0.5)) and b == pytest.approx(percentile_cont(g, 0.9))
+        else:
+            assert np.isnan(a) and np.isnan(b)
 
 
-def test_histogram_edges_match_the_database(db_session):
-    """The generated bucket columns (migration 0007) use exactly HIST_EDGES."""
-    assert HIST_ERROR < 0.066
-    values = [0.0, 0.5, 1.0, 1.0639, 1.064, 299.99, 300.0, 301.0, 3599.9, 86400.0, 1e6, 1e9]
-    got = db.session.execute(text(f"""
-        SELECT v, width_bucket(v, '{{{",".join(repr(e) for e in HIST_EDGES)}}}'::float8[])
-        FROM unnest(CAST(:values AS float8[])) AS v
-    """), {"values": values}).all()
-    assert [b for _, b in got] == [bisect_right(HIST_EDGES, v) for v in values]
-    column = db.session.execute(text(
-        "SELECT generation_expression FROM information_schema.columns "
-        "WHERE table_name = 'indicator_report_clocks' AND column_name = 'acknowledge_b'")).scalar_one()
-    edges = [float(x) for x in column.split("'{")[1].split("}'")[0].split(",")]
-    assert edges == list(HIST_EDGES)
+def test_commune_keys_round_trip():
+    assert [frame._insee(k) for k in (75056, 1001, 120004, 220033, 97411)] == \
+        ["75056", "01001", "2A004", "2B033", "97411"]
