@@ -50,6 +50,16 @@ def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
     raise SystemExit("gunicorn did not become ready")
 
 
+def warm_up(port: int) -> None:
+    """Each gunicorn worker loads its routing index (34,909 communes) on first use: load it everywhere
+    before measuring, by sending more concurrent routing requests than one worker has threads."""
+    from concurrent.futures import ThreadPoolExecutor
+    url = f"http://127.0.0.1:{port}/api/v1/coverage?lat=48.8566&lon=2.3522"
+    with ThreadPoolExecutor(24) as pool:
+        for _ in range(4):
+            list(pool.map(lambda _: urlopen(url, timeout=120).status, range(24)))
+
+
 def probe(port: int, users: int, seconds: int, workdir: str) -> dict:
     prefix = os.path.join(workdir, f"u{users}-{seconds}")
     subprocess.run(
@@ -76,10 +86,13 @@ def line(r: dict) -> str:
             f"{r['p95']:.0f} | {r['p99']:.0f} | {r['failures']} | {'oui' if r['ok'] else 'non'} |")
 
 
+LOAD_AT_START = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", default="20,40,60,80,100,120")
-    parser.add_argument("--probe-s", type=int, default=20)
+    parser.add_argument("--steps", default="1,2,4,6,8,12,16,24,32,48,64,96")
+    parser.add_argument("--probe-s", type=int, default=30)
     parser.add_argument("--confirm-s", type=int, default=60)
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT), PROXIMA_ENV="production", SECRET_KEY="load-only-not-secret",
@@ -91,11 +104,13 @@ def main() -> None:
     probes, best = [], None
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            probe(port, 10, 10, workdir)  # warm-up: routing indexes, connection pools
+            warm_up(port)
+            probe(port, 6, 20, workdir)  # and a short run of the real mix: caches, connection pools
             for users in [int(u) for u in args.steps.split(",")]:
                 result = probe(port, users, args.probe_s, workdir)
                 probes.append(result)
                 print(line(result), flush=True)
+                print("   ", {name: r["p99"] for name, r in result["by_name"].items()}, flush=True)
                 if not result["ok"]:
                     break
                 best = result
@@ -115,7 +130,8 @@ def write_report(probes: list[dict], confirmed: dict | None) -> None:
     lines = [
         "# Charge réaliste (bench/load)", "",
         f"Mesuré le {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit.strip()}, "
-        f"{os.cpu_count()} cœurs ({platform.processor() or platform.machine()}), machine partagée ; "
+        f"{os.cpu_count()} cœurs ({platform.processor() or platform.machine()}), machine partagée "
+        f"(charge moyenne au début : {LOAD_AT_START}) ; "
         "gunicorn 3 workers × 4 threads, PostgreSQL et Redis locaux, locust sur la même machine.", "",
         "Trafic : 90 % de résidents (inscription, puis par seconde : 6/10 consultations de statut, 2/10 "
         "signalements depuis une grande ville française ±1 km, 1/10 liste, 1/10 couverture), 10 % de "
