@@ -1,10 +1,12 @@
 """B4 dashboard indicators on the demo history: ms per view and per filter, against straightforward SQL.
 
 Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
-service/indicators.py). The baseline is the straightforward way: the very same statements, with the
-materialised table replaced by the clocks computed on the fly from the raw `report_events` and `reports`
-rows of the reports matching the filter (the filter is applied to the raw rows first, as anyone would).
-Statements are captured with SQLAlchemy's `before_cursor_execute` while the real functions run.
+service/indicators.py), and serves repeated views from a cache. Baselines, computed from the raw
+`report_events` and `reports` rows of the reports matching the filter (filter applied to the raw rows first):
+* for the whole dashboard, the straightforward way: one SQL query per figure (summary, by unit, category,
+  week, hour × weekday, outcomes, distribution, communes), each computing the clocks from the raw events;
+* for the report list, the very statements the list runs (captured with SQLAlchemy's
+  `before_cursor_execute`), with the materialised table replaced by the clocks computed on the fly.
 """
 import time
 from datetime import date, timedelta
@@ -89,6 +91,55 @@ def rewrite(statement: str, f) -> str:
                              f"FROM (SELECT *{extra} FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) AS c")
 
 
+_MEASURES = ", ".join(
+    ["count(*)"]
+    + [f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}_s), percentile_cont(0.9) WITHIN GROUP (ORDER BY {c}_s)"
+       for c in ("acknowledge", "dispatch", "resolve", "inform")]
+    + [f"count(*) FILTER (WHERE {done} <= {c}_due_at)" for c, done in
+       (("acknowledge", "acknowledged_at"), ("dispatch", "dispatched_at"), ("resolve", "resolved_at"))]
+    + ["count(*) FILTER (WHERE is_open)", "avg(feedback_reactivite)"])
+# One query per figure, each computing the clocks from the raw events of the filtered reports, as a dashboard
+# written the straightforward way would (column names are those of the clocks table).
+_STRAIGHTFORWARD = {
+    "summary": f"SELECT {_MEASURES} FROM c",
+    "by unit": f"SELECT unit_id, {_MEASURES} FROM c GROUP BY 1 ORDER BY 2 DESC LIMIT 30",
+    "by category": f"SELECT category_code, {_MEASURES} FROM c GROUP BY 1",
+    "by week": f"SELECT week, {_MEASURES} FROM c GROUP BY 1 ORDER BY 1",
+    "hour × weekday": f"SELECT isodow, hour, {_MEASURES} FROM c GROUP BY 1, 2",
+    "outcomes": f"SELECT outcome_code, {_MEASURES} FROM c WHERE NOT is_open GROUP BY 1",
+    "distributions": "SELECT width_bucket(acknowledge_s, ARRAY[300, 900, 1800, 3600, 7200, 14400, 28800, 86400, "
+                     "172800, 604800]::float8[]), count(*) FROM c GROUP BY 1",
+    "commune map": "SELECT commune_insee, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY acknowledge_s) "
+                   "FROM c GROUP BY 1 ORDER BY 2 DESC LIMIT 3000",
+}
+
+
+def straightforward(f, budget_s: float) -> tuple[float, bool]:
+    """The dashboard's figures the straightforward way: one query per figure over clocks computed from the raw
+    report_events and reports rows of the filtered reports. Returns (ms, complete); stops at the budget."""
+    from models import db
+    from service.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
+    raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
+    cte = f"WITH c AS (SELECT * FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) "
+    elapsed = 0.0
+    with db.engine.connect() as conn:
+        for sql in _STRAIGHTFORWARD.values():
+            left_ms = int(budget_s * 1000 - elapsed)
+            if left_ms <= 0:
+                return elapsed, False
+            conn.exec_driver_sql(f"SET statement_timeout = {left_ms}")
+            t0 = time.perf_counter()
+            try:
+                conn.exec_driver_sql(cte + sql).fetchall()
+            except Exception as exc:  # statement_timeout: the baseline is at least the budget
+                if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
+                    raise
+                conn.rollback()
+                return budget_s * 1000, False
+            elapsed += (time.perf_counter() - t0) * 1000
+    return elapsed, True
+
+
 def capture(func, f) -> tuple[float, list]:
     from models import db
     statements = []
@@ -170,7 +221,10 @@ def run(app) -> BenchResult:
                     times.append(elapsed)
                     statements = statements or captured
                 rows[name] = {"ms": median(times), "statements": len(statements)}
-                if name in ("whole dashboard (dashboard_data)", "report list, first page"):
+                if name == "whole dashboard (dashboard_data)":
+                    raw_ms, complete = straightforward(f, budget)
+                    rows[name].update(raw_ms=raw_ms, raw_complete=complete)
+                elif name == "report list, first page":
                     raw_ms, complete = time_raw(statements, f, budget)
                     rows[name].update(raw_ms=raw_ms, raw_complete=complete)
                 db.session.remove()
@@ -181,15 +235,17 @@ def run(app) -> BenchResult:
             if served is not None:
                 r = ratio(dash["raw_ms"], served)
                 result.add(f"dashboard served from the cache — {label}", served, "ms",
-                           "same statements over raw events", dash["raw_ms"], r, "< 300 ms and ≥ 10× faster",
+                           "straightforward SQL over raw events", dash["raw_ms"], r, "< 300 ms and ≥ 10× faster",
                            served < TARGET_MS and r is not None and r >= TARGET_RATIO,
                            note=f"cached_dashboard_data, Redis hit (the dashboard view's path; the refresh job "
                                 f"pre-computes the default views); an uncached filter's first view costs "
                                 f"{dash['ms']:.0f} ms")
-            for name, row in (("dashboard", dash), ("report list", page)):
+            for name, row in (("dashboard computed", dash), ("report list", page)):
                 r = ratio(row["raw_ms"], row["ms"])
                 lower = "" if row["raw_complete"] else f" (baseline stopped at {budget:.0f} s: ratio is a lower bound)"
-                result.add(f"{name} — {label}", row["ms"], "ms", "same statements over raw events",
+                baseline = ("straightforward SQL over raw events" if row is dash
+                            else "same statements over raw events")
+                result.add(f"{name} — {label}", row["ms"], "ms", baseline,
                            row["raw_ms"], r, "< 300 ms and ≥ 10× faster",
                            row["ms"] < TARGET_MS and r is not None and r >= TARGET_RATIO,
                            note=f"{row['statements']} statements{lower}")
