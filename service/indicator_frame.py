@@ -87,8 +87,8 @@ class Frame:
             measured = np.flatnonzero(~np.isnan(values))
             self.by_value[clock] = measured[np.argsort(values[measured], kind="stable")]
         flags = rows["flags"]
-        scores = rows["feedback"].astype(np.int64)
-        bits = [((flags >> i) & 1).astype(np.int64) for i in range(len(_FLAGS))]
+        scores = rows["feedback"]
+        bits = [((flags >> i) & 1).astype(np.int16) for i in range(len(_FLAGS))]
         is_open, from_app, informed = bits[0], bits[2], bits[3]
         # SLA breached: late, or not done and already overdue at the "as of" time (as _sla_breached in SQL; a
         # report closed without a patrol has no dispatch to be late for).
@@ -98,18 +98,18 @@ class Frame:
             pending = np.isnan(rows[clock]) & (rows[f"{clock}_due"] < now)
             if clock == "dispatch":
                 pending &= is_open == 1
-            bits[i] = bits[i] | pending.astype(np.int64)
+            bits[i] = bits[i] | pending
         closed_app = (1 - is_open) * from_app
-        # Per-row counters summed per group in one pass (np.add.reduceat over rows sorted by group).
+        # Per-row counters (small ints: less to copy), summed per group in one np.add.reduceat per grouping.
         self.counter_names = (["reports"] + [f"{c}_n" for c in CLOCK_FIELDS]
                               + [name.replace("_late", "_breached") for name in _FLAGS[4:10]]
                               + ["closed_app", "informed", "open_backlog", "reopened", "feedback_n",
                                  "reactivite_sum", "courtoisie_sum", "information_sum"])
         self.counters = np.column_stack(
-            [np.ones(len(rows), dtype=np.int64)]
-            + [(~np.isnan(rows[c])).astype(np.int64) for c in CLOCK_FIELDS]
+            [np.ones(len(rows), dtype=np.int16)]
+            + [~np.isnan(rows[c]) for c in CLOCK_FIELDS]
             + bits[4:10] + [closed_app, closed_app * informed, is_open, bits[1], bits[10],
-                            scores // 100, scores // 10 % 10, scores % 10]).astype(np.int64)
+                            scores // 100, scores // 10 % 10, scores % 10]).astype(np.int16, copy=False)
 
     def __len__(self):
         return len(self.rows)
@@ -133,7 +133,7 @@ def measures(frame: Frame, keys: np.ndarray, percentiles=CLOCK_FIELDS, limit: in
     order = selected[np.argsort(groups[selected], kind="stable")]
     counts = np.bincount(groups[selected], minlength=n)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    sums = np.add.reduceat(frame.counters[order], starts, axis=0)
+    sums = np.add.reduceat(frame.counters[order], starts, axis=0, dtype=np.int64)
     cols = {name: sums[:, i] for i, name in enumerate(frame.counter_names)}
     for clock in CLOCK_FIELDS:
         if clock in percentiles:
@@ -207,11 +207,7 @@ def commune_points(frame: Frame, limit: int) -> list[dict]:
     (p50,) = _group_percentiles(frame, "acknowledge", groups, len(unique), ps=(0.5,))
     top = sorted(zip(unique.tolist(), counts.tolist(), p50.tolist()), key=lambda t: (-t[1], t[0]))
     codes = [_insee(key) for key, _, _ in top]
-    places = {r.insee_code: r for r in db.session.execute(text("""
-        SELECT insee_code, name, ST_Y(coalesce(town_hall, ST_PointOnSurface(geom))) AS lat,
-               ST_X(coalesce(town_hall, ST_PointOnSurface(geom))) AS lon
-        FROM communes WHERE insee_code = ANY(:codes)
-    """), {"codes": codes})}
+    places = _places(codes)
     out = []
     for code, (_, reports, median) in zip(codes, top):
         place = places.get(code)
@@ -219,6 +215,24 @@ def commune_points(frame: Frame, limit: int) -> list[dict]:
             out.append({"commune_insee": code, "reports": reports, "acknowledge_p50": _value(median),
                         "name": place.name, "lat": place.lat, "lon": place.lon})
     return out
+
+
+# Name and point of each commune drawn so far, per process: reference data, read again only when it is reloaded
+# (`flask data load` runs in another process; a restart of the web workers picks new values up).
+_PLACES: dict = {}
+
+
+def _places(codes: list[str]) -> dict:
+    """Name and point (town hall, else a point inside the commune) of these communes, from the per-process cache."""
+    missing = [code for code in codes if code not in _PLACES]
+    if missing:
+        for row in db.session.execute(text("""
+            SELECT insee_code, name, ST_Y(coalesce(town_hall, ST_PointOnSurface(geom))) AS lat,
+                   ST_X(coalesce(town_hall, ST_PointOnSurface(geom))) AS lon
+            FROM communes WHERE insee_code = ANY(:codes)
+        """), {"codes": missing}):
+            _PLACES[row.insee_code] = row
+    return {code: _PLACES[code] for code in codes if code in _PLACES}
 
 
 def day_of(offset: int) -> date:
