@@ -1,12 +1,15 @@
 """Proxima's Flask application factory: reads like a table of contents."""
+import os
+
 from flask import Flask
 
-from service.config import Settings
+from service.config import Settings, module_settings_from_env
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(Settings.from_env().as_flask_config())
+    app.config.update(module_settings_from_env())
     if config:
         app.config.update(config)
 
@@ -35,5 +38,4 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _migrations_dir() -> str:
-    import os
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

@@ -35,6 +35,30 @@ DATABASE_CONNECT_ARGS = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle
                          "keepalives_count": 3, "tcp_user_timeout": 10000}
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+# Settings whose defaults live beside the module that uses them (service/limits.py, security.py,
+# observability.py, console): the environment overrides them here, parsed to the right type.
+MODULE_SETTINGS = {
+    "PROXY_FIX_X_FOR": int, "PROXY_FIX_X_PROTO": int, "PROXY_FIX_X_HOST": int, "HSTS_MAX_AGE_S": int,
+    "LOG_FORMAT": str, "LOG_LEVEL": str, "METRICS_ALLOWED_NETWORKS": _networks,
+    "RATELIMIT_REGISTRATION_PER_IP": str, "RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE": str,
+    "RATELIMIT_INTAKE_PER_IP": str, "RATELIMIT_REPORTS_PER_DEVICE": str, "RATELIMIT_PHOTOS_PER_DEVICE": str,
+    "RATELIMIT_FEEDBACK_PER_DEVICE": str, "RATELIMIT_FEEDBACK_PER_IP": str,
+    "RATELIMIT_OPEN311_WRITE_PER_KEY": str, "RATELIMIT_OPEN311_READ_PER_KEY": str,
+    "RATELIMIT_OPEN311_READ_PER_IP": str, "RATELIMIT_OPEN311_WRITE_PER_IP": str,
+    "STORM_REPORTS": int, "STORM_RADIUS_M": int, "STORM_WINDOW_MIN": int,
+    "LOGIN_MAX_FAILURES_PER_IP": int, "CONSOLE_POLL_MS": int,
+}
+
+
+def module_settings_from_env() -> dict:
+    return {name: parse(os.environ[name]) for name, parse in MODULE_SETTINGS.items()
+            if os.environ.get(name, "") != ""}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; `as_flask_config()` feeds `app.config`."""
