@@ -130,10 +130,12 @@ def measures(frame: Frame, keys: np.ndarray, percentiles=CLOCK_FIELDS, limit: in
     small = np.int16 if n < 32000 else np.int32  # small ints sort by radix
     groups = np.full(len(keys), -1, dtype=small)
     groups[selected] = inverse
-    order = selected[np.argsort(groups[selected], kind="stable")]
-    counts = np.bincount(groups[selected], minlength=n)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    sums = np.add.reduceat(frame.counters[order], starts, axis=0, dtype=np.int64)
+    if n == 1:  # one group (the summary): no sort needed
+        sums = frame.counters[selected].sum(axis=0, dtype=np.int64)[np.newaxis, :]
+    else:
+        order = selected[np.argsort(groups[selected], kind="stable")]
+        starts = np.concatenate(([0], np.cumsum(np.bincount(groups[selected], minlength=n))[:-1]))
+        sums = np.add.reduceat(frame.counters[order], starts, axis=0, dtype=np.int64)
     cols = {name: sums[:, i] for i, name in enumerate(frame.counter_names)}
     for clock in CLOCK_FIELDS:
         if clock in percentiles:
@@ -157,8 +159,11 @@ def _group_percentiles(frame: Frame, clock: str, groups: np.ndarray, n_groups: i
     g = groups[by_value]
     kept = g >= 0
     g = g[kept]
-    # Stable sort by group of rows already in value order: sorted by (group, value).
-    ordered = frame.rows[clock][by_value[kept][np.argsort(g, kind="stable")]]
+    if n_groups == 1:
+        ordered = frame.rows[clock][by_value[kept]]
+    else:
+        # Stable sort by group of rows already in value order: sorted by (group, value).
+        ordered = frame.rows[clock][by_value[kept][np.argsort(g, kind="stable")]]
     return _interpolate(ordered, np.bincount(g, minlength=n_groups), ps)
 
 
