@@ -6,5 +6,8 @@ def init_app(app: Flask) -> None:
     from service.extensions import api
     from service.api import devices, categories, coverage, reports, feedback
 
+    api.spec.components.security_scheme("device", {
+        "type": "http", "scheme": "bearer",
+        "description": "The token returned once by POST /api/v1/devices (no account, no name)."})
     for module in (devices, categories, coverage, reports, feedback):
         api.register_blueprint(module.blp, url_prefix="/api/v1")

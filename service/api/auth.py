@@ -1,4 +1,5 @@
 """Bearer-token authentication of residents' devices (no account, no name)."""
+from copy import deepcopy
 from functools import wraps
 
 from flask import g, request
@@ -27,7 +28,17 @@ def device_required(view):
                   headers={"WWW-Authenticate": 'Bearer realm="proxima"'})
         g.device = device
         return view(*args, **kwargs)
+    _document_bearer(wrapper, view)
     return wrapper
+
+
+def _document_bearer(wrapper, view) -> None:
+    """Declare the bearer scheme and the 401 in the operation's OpenAPI entry (flask-smorest's `_apidoc`)."""
+    apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    manual = apidoc.setdefault("manual_doc", {})
+    manual["security"] = [{"device": []}]
+    manual.setdefault("responses", {})["401"] = {"description": "Missing or invalid device token"}
+    wrapper._apidoc = apidoc
 
 
 def current_device() -> Device:
