@@ -1,7 +1,7 @@
 """indicators: each report's clocks packed for the dashboard (one bytea per row, generated)
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-26 20:25:00
 
 The expression is repeated here on purpose (a migration must not follow later code changes); it must stay equal
@@ -10,9 +10,9 @@ to models.indicator.FRAME_SQL, whose layout service.indicator_frame reads.
 from alembic import op
 
 revision = '0007'
-down_revision = '0001'
+down_revision = '0004'
 branch_labels = None
-depends_on = '0004'  # the clocks table it extends (another branch until the lead chains them)
+depends_on = None
 
 _FRAME_SQL = """
 float8send(coalesce(acknowledge_s, 'NaN'::float8)) || float8send(coalesce(dispatch_s, 'NaN'::float8))
