@@ -147,14 +147,15 @@ def test_a_retry_lost_with_redis_is_picked_up_by_the_relay(push_app, push_db, fc
     report = make_report(device=make_device(tokens=("tok-lost",)))
     rows = notifications.queue_for_event(report, add_event(report, "acknowledged"))
     db.session.commit()
-    fcm_server.script("tok-lost", Answer.error(503))
+    # Retry-After 1 s rather than the 0.2 s back-off: the "not due yet" check below must not race the clock.
+    fcm_server.script("tok-lost", Answer.error(429, retry_after=1))
     notifications.dispatch_after_commit(rows)
     work(push_app)
     assert states() == ["retrying"]
     redis_conn.flushdb()  # Redis restarted empty: the scheduled retry is gone
     assert relay().enqueued == 0  # not due yet
-    time.sleep(0.3)  # PUSH_BACKOFF_BASE_S is 0.2
+    time.sleep(1.1)
     assert relay().enqueued == 1
     work(push_app)
     assert states() == ["sent"]
-    assert [m.status for m in fcm_server.sent_to("tok-lost")] == [503, 200]
+    assert [m.status for m in fcm_server.sent_to("tok-lost")] == [429, 200]
