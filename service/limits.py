@@ -15,8 +15,7 @@ from typing import Callable
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import text
 
 from models import EventType, Report, ReportEvent, db
 
@@ -171,6 +170,15 @@ def init_app(app: Flask) -> None:
 
 # --- storms -----------------------------------------------------------------------------------------------
 
+# A plain statement, prepared once: this runs on every intake. The device's own recent reports are few
+# (device index), so the geodesic distance is computed on a handful of rows.
+_NEARBY_FROM_SAME_DEVICE = text("""
+    SELECT count(*) FROM reports r, (SELECT location FROM reports WHERE id = :id) this
+    WHERE r.device_id = :device AND r.id <> :id AND r.received_at >= :since
+      AND ST_DWithin(r.location::geography, this.location::geography, :radius)
+""")
+
+
 def flag_if_storm(report: Report, now: datetime) -> bool:
     """Hold for supervisor review a report that is one of many from the same device at the same place.
 
@@ -183,12 +191,8 @@ def flag_if_storm(report: Report, now: datetime) -> bool:
     window = timedelta(minutes=config.get("STORM_WINDOW_MIN", DEFAULTS["STORM_WINDOW_MIN"]))
     radius = config.get("STORM_RADIUS_M", DEFAULTS["STORM_RADIUS_M"])
     threshold = config.get("STORM_REPORTS", DEFAULTS["STORM_REPORTS"])
-    this = aliased(Report)
-    nearby = db.session.execute(
-        select(func.count(Report.id)).select_from(this).join(
-            Report, func.ST_DWithin(func.geography(Report.location), func.geography(this.location), radius))
-        .where(this.id == report.id, Report.id != report.id, Report.device_id == report.device_id,
-               Report.received_at >= now - window)).scalar_one()
+    nearby = db.session.execute(_NEARBY_FROM_SAME_DEVICE, {
+        "id": report.id, "device": report.device_id, "since": now - window, "radius": radius}).scalar_one()
     if nearby + 1 < threshold:
         return False
     report.flagged_for_review = True
