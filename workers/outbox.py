@@ -2,15 +2,19 @@
 
 Several relays may run at once (scheduled job, `flask outbox relay`): rows are claimed with
 `FOR UPDATE SKIP LOCKED` and marked `queued` in a committed transaction before they are enqueued.
+It also settles rows a dead worker left `sending`: resent when the call never started, given up
+(DELIVERY_UNKNOWN) when it may have reached FCM, so nothing is ever sent twice.
 """
 import logging
 from dataclasses import dataclass
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from models import db
-from workers.push import DELIVERY_UNKNOWN, enqueue_sends
+from service.redis_client import get_redis
+from workers.push import DELIVERY_UNKNOWN, attempt_key, enqueue_sends
 from workers.queues import DEFAULT, job
 
 log = logging.getLogger("proxima.outbox")
@@ -36,12 +40,23 @@ CLAIM_DUE = text("""
 RELEASE = text("UPDATE notifications SET state = 'pending', updated_at = now() "
                "WHERE id = ANY(:ids) AND state = 'queued'")
 
-# Sending past the timeout: the worker died during the HTTP call. FCM may have delivered it; do not resend.
-GIVE_UP_STUCK = text(f"""
+# Sending past the timeout: the worker died. Whether the HTTP call had started is in Redis (attempt marks).
+STUCK = text("""
+    SELECT id, attempts FROM notifications
+    WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => :timeout)
+    ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED""")
+
+# The call may have reached FCM: never resent.
+GIVE_UP = text(f"""
     UPDATE notifications SET state = 'failed', updated_at = now(),
         last_error = '{DELIVERY_UNKNOWN}: worker lost during the call (claimed ' || claimed_at::text || ')'
-    WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => :timeout)
-    RETURNING id""")
+    WHERE id = ANY(:ids) AND state = 'sending'""")
+
+# The worker died before the call started: nothing left, so it is sent again.
+RESEND = text("""
+    UPDATE notifications SET state = 'pending', updated_at = now(),
+        last_error = 'NOT_ATTEMPTED: worker lost before the call'
+    WHERE id = ANY(:ids) AND state = 'sending'""")
 
 
 @dataclass
@@ -57,17 +72,45 @@ def relay_outbox() -> dict:
     return {"enqueued": result.enqueued, "given_up": result.given_up, "error": result.error}
 
 
+def settle_stuck(sending_timeout_s: float, connection=None) -> int:
+    """Rows a dead worker left `sending`: resend those whose call never started, give up the others.
+
+    Without Redis the marks cannot be read: the rows wait for the next relay rather than risk a double send.
+    Returns how many were given up as DELIVERY_UNKNOWN.
+    """
+    stuck = db.session.execute(STUCK, {"timeout": sending_timeout_s}).all()
+    if not stuck:
+        db.session.rollback()
+        return 0
+    try:
+        marks = connection or get_redis()
+        pipe = marks.pipeline(transaction=False)
+        for row in stuck:
+            pipe.exists(attempt_key(row.id, row.attempts))
+        marked = pipe.execute()
+    except RedisError as exc:
+        db.session.rollback()
+        log.warning("relais : marques d'envoi illisibles (%s), %d notifications en attente", exc, len(stuck))
+        return 0
+    unknown = [row.id for row, seen in zip(stuck, marked) if seen]
+    never_sent = [row.id for row, seen in zip(stuck, marked) if not seen]
+    if unknown:
+        db.session.execute(GIVE_UP, {"ids": unknown})
+        log.warning("notifications %s abandonnées en cours d'envoi (remise inconnue, pas de renvoi)", unknown)
+    if never_sent:
+        db.session.execute(RESEND, {"ids": never_sent})
+        log.warning("notifications %s jamais parties avant la perte du worker : renvoyées", never_sent)
+    db.session.commit()
+    return len(unknown)
+
+
 def relay(batch_size: int = BATCH_SIZE, sending_timeout_s: float | None = None,
           requeue_after_s: float = REQUEUE_AFTER_S, connection=None) -> RelayResult:
     """Give up rows stuck in `sending`, then claim and enqueue due rows batch by batch."""
     if sending_timeout_s is None:
         sending_timeout_s = current_app.config["PUSH_SENDING_TIMEOUT_S"]
     result = RelayResult()
-    stuck = db.session.execute(GIVE_UP_STUCK, {"timeout": sending_timeout_s}).scalars().all()
-    db.session.commit()
-    result.given_up = len(stuck)
-    if stuck:
-        log.warning("notifications %s abandonnées en cours d'envoi (remise inconnue, pas de renvoi)", stuck)
+    result.given_up = settle_stuck(sending_timeout_s, connection)
     for _ in range(MAX_BATCHES):
         rows = db.session.execute(CLAIM_DUE, {"batch": batch_size, "requeue_after": requeue_after_s}).all()
         db.session.commit()

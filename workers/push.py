@@ -2,8 +2,10 @@
 
 Never twice: a job first moves its rows to `sending` in a committed transaction (only one job can win
 that update for a row), and only then calls FCM. A row found in `sending` by anyone else is never sent
-again; if the worker died mid-call the relay later marks it failed with DELIVERY_UNKNOWN (FCM v1 has no
-idempotency key, so a blind resend could show the resident the same message twice).
+again blindly: each thread marks its attempt in Redis just before the HTTP call, and for a row left
+`sending` by a dead worker the relay resends it only when no attempt was marked (the call never started);
+a marked one may have reached FCM and is given up as DELIVERY_UNKNOWN (FCM v1 has no idempotency key,
+so a blind resend could show the resident the same message twice).
 
 Throughput: a job works a batch a chunk at a time, one chunk per sending thread's worth of rows; one
 transaction per chunk records the previous chunk's outcomes and claims the next, and the chunk's HTTP
@@ -17,12 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Retry
 from sqlalchemy import bindparam, insert, text
 from sqlalchemy.exc import OperationalError
 
 from models import EventType, NotificationState, ReportEvent, db
 from service.push import SEND_THREADS, Outcome, PushBackend, PushResult, get_backend
+from service.redis_client import get_redis
 from workers.queues import PUSH, enqueue, enqueue_many, job
 
 log = logging.getLogger("proxima.push")
@@ -183,11 +187,27 @@ def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> li
     return settle_and_claim((claims, results), [])[1]
 
 
+# Set in Redis just before each HTTP call. A row left `sending` by a dead worker is resent only when its
+# attempt was never marked (the call never started); a marked one may have reached FCM: never resent.
+ATTEMPT_KEY = "proxima:push:attempt:{id}:{attempts}"
+ATTEMPT_MARK_TTL_S = 7 * 24 * 3600
+
+
+def attempt_key(notification_id: int, attempts: int) -> str:
+    return ATTEMPT_KEY.format(id=notification_id, attempts=attempts)
+
+
 def send_all(backend: PushBackend, claims: list[Claim]) -> list[PushResult | None]:
     """One delivery attempt per claim (None where the token was retired meanwhile), several in flight."""
+    marks = get_redis()  # taken here: the sending threads have no application context
+
     def attempt(claim: Claim) -> PushResult | None:
         if claim.token is None:
             return None
+        try:
+            marks.set(attempt_key(claim.id, claim.attempts), 1, ex=ATTEMPT_MARK_TTL_S)
+        except RedisError as exc:  # nothing left: safe to try again later
+            return PushResult(Outcome.RETRY, error_code="ATTEMPT_NOT_MARKED", detail=repr(exc)[:500])
         try:
             return backend.send(claim.token, claim.payload)
         except Exception as exc:  # the request may have left: recorded as unknown, never resent

@@ -13,7 +13,7 @@ from tests.fcm_server import Answer
 from tests.integration.push_fixtures import (PrivateRedis, fcm_credentials, fcm_server, push_app,  # noqa: F401
                                              push_config, push_db, work, worker_process)
 from workers.outbox import relay
-from workers.push import enqueue_sends
+from workers.push import claim_for_sending, enqueue_sends
 
 
 def states(*report_ids):
@@ -97,6 +97,26 @@ def test_a_worker_killed_mid_send_never_causes_a_second_message(push_app, push_d
     work(push_app)
     assert relay().enqueued == 0
     assert len(fcm_server.sent_to("tok-killed")) == 1
+
+
+def test_a_row_claimed_by_a_worker_that_died_before_the_call_is_sent_once(push_app, push_db, fcm_server,
+                                                                          fcm_credentials):
+    report = make_report(device=make_device(tokens=("tok-claimed",)))
+    rows = notifications.queue_for_event(report, add_event(report, "dispatched"))
+    db.session.commit()
+    # The claim commits, then the worker dies before its thread marks the attempt and posts.
+    assert [c.id for c in claim_for_sending([rows[0].id])] == [rows[0].id]
+    assert states() == ["sending"]
+
+    result = relay(sending_timeout_s=0)
+    assert result.given_up == 0 and result.enqueued == 1
+    work(push_app)
+    assert states() == ["sent"]
+    assert len(fcm_server.sent_to("tok-claimed")) == 1
+    # Later relays find nothing more to do.
+    assert relay(sending_timeout_s=0).enqueued == 0
+    work(push_app)
+    assert len(fcm_server.sent_to("tok-claimed")) == 1
 
 
 @pytest.mark.slow
