@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from models import Notification, db
 from service import create_app, notifications
@@ -167,14 +167,15 @@ def test_a_retry_lost_with_redis_is_picked_up_by_the_relay(push_app, push_db, fc
     report = make_report(device=make_device(tokens=("tok-lost",)))
     rows = notifications.queue_for_event(report, add_event(report, "acknowledged"))
     db.session.commit()
-    # Retry-After 1 s rather than the 0.2 s back-off: the "not due yet" check below must not race the clock.
-    fcm_server.script("tok-lost", Answer.error(429, retry_after=1))
+    # A long Retry-After: the "not due yet" check below cannot race the clock; time is then moved on in the row.
+    fcm_server.script("tok-lost", Answer.error(429, retry_after=60))
     notifications.dispatch_after_commit(rows)
     work(push_app)
     assert states() == ["retrying"]
     redis_conn.flushdb()  # Redis restarted empty: the scheduled retry is gone
     assert relay().enqueued == 0  # not due yet
-    time.sleep(1.1)
+    db.session.execute(update(Notification).values(not_before=func.now()))  # the minute has passed
+    db.session.commit()
     assert relay().enqueued == 1
     work(push_app)
     assert states() == ["sent"]
