@@ -1,5 +1,6 @@
-"""A worker process killed with SIGKILL in the middle of a push: after recovery every resident has been
-sent each message exactly once (the one in flight is not sent again)."""
+"""A worker process killed with SIGKILL in the middle of a push: after recovery nothing was sent twice, every
+message whose HTTP call had not started is delivered once, and only calls in flight at the kill (which may
+or may not have reached FCM: v1 has no idempotency key) are settled as DELIVERY_UNKNOWN."""
 import os
 import signal
 import time
@@ -8,7 +9,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from models import Notification, db
+from models import Notification, PushToken, db
+from service.push import SEND_THREADS
 from service import notifications
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
@@ -59,14 +61,19 @@ def test_sigkill_mid_push_delivers_each_message_exactly_once(push_app, push_db, 
                 replacement.kill()
 
     db.session.rollback()
-    rows = db.session.execute(select(Notification.state, Notification.last_error)).all()
-    print(f"after recovery: {dict(Counter(state for state, _ in rows))}, FCM received {len(fcm_server.messages)}")
+    rows = db.session.execute(select(Notification.state, Notification.last_error, Notification.push_token_id,
+                                     PushToken.token).join(PushToken)).all()
+    print(f"after recovery: {dict(Counter(r.state for r in rows))}, FCM received {len(fcm_server.messages)}")
     # Settled: sent, or (for what was in flight when the worker died) failed as DELIVERY_UNKNOWN, never resent.
-    assert {state for state, _ in rows} <= {"sent", "failed"}
-    assert all(error.startswith("DELIVERY_UNKNOWN") for state, error in rows if state == "failed")
-    # Every resident got the message once: none lost with the dead worker, none sent twice.
+    assert {r.state for r in rows} <= {"sent", "failed"}
+    assert all(r.last_error.startswith("DELIVERY_UNKNOWN") for r in rows if r.state == "failed")
     received = Counter(m.token for m in fcm_server.messages)
-    never = sorted(f"tok-kill-{i}" for i in range(COUNT) if f"tok-kill-{i}" not in received)
     twice = sorted(token for token, n in received.items() if n > 1)
-    assert (never, twice) == ([], []), (
-        f"{received_before_kill} received before the kill; never delivered: {never}; delivered twice: {twice}")
+    assert twice == [], f"delivered twice: {twice}"
+    # A message that never reached FCM was lost only if its call had started (attempt marked) when the worker
+    # died: those are the DELIVERY_UNKNOWN rows, at most one per sending thread. Everything else arrived.
+    unknown = {r.token for r in rows if r.state == "failed"}
+    never = {f"tok-kill-{i}" for i in range(COUNT)} - set(received)
+    assert never <= unknown, (f"{received_before_kill} received before the kill; never delivered and not in "
+                              f"flight: {sorted(never - unknown)}")
+    assert len(unknown) <= SEND_THREADS
