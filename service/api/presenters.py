@@ -3,7 +3,9 @@ from datetime import timedelta
 
 from geoalchemy2.shape import to_shape
 
-from models import OutcomeCode, Report, ReportEvent, db
+from sqlalchemy import func
+
+from models import OutcomeCode, Report, ReportEvent, ReportPhoto, db
 from models.event import CITIZEN_VISIBLE
 
 # A resident may reopen a closed report once, within this delay.
@@ -47,7 +49,9 @@ def timeline(report: Report, locale: str) -> list[dict]:
     events = db.session.execute(
         db.select(ReportEvent).where(ReportEvent.report_id == report.id, ReportEvent.citizen_visible)
         .order_by(ReportEvent.at, ReportEvent.id)).scalars().all()
-    outcomes = {o.code: o for o in db.session.execute(db.select(OutcomeCode)).scalars()}
+    codes = {e.outcome_code for e in events if e.outcome_code}
+    outcomes = ({o.code: o for o in db.session.execute(db.select(OutcomeCode).where(OutcomeCode.code.in_(codes)))
+                 .scalars()} if codes else {})
     entries = []
     for event in events:
         if event.type not in {e.value for e in CITIZEN_VISIBLE}:
@@ -74,7 +78,9 @@ def report_dict(report: Report, locale: str) -> dict:
         "observed_at": report.observed_at,
         "ongoing": report.ongoing,
         "answers": report.answers,
-        "photos": len(report.photos),
+        # Counted in SQL: the photos themselves are megabytes the resident's app does not need here.
+        "photos": db.session.execute(db.select(func.count()).select_from(ReportPhoto)
+                                     .where(ReportPhoto.report_id == report.id)).scalar_one(),
         "location": {"lat": point.y, "lon": point.x, "accuracy_m": report.accuracy_m},
         "timeline": timeline(report, locale),
         "can_reopen_until": (report.closed_at + REOPEN_WINDOW
