@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import (BENCH, QUICK, BenchResult, Gunicorn, psql, ratio, run_pgbench, run_wrk, say, warm_up)
+from bench.common import (BENCH, QUICK, BenchResult, Gunicorn, profile_client, psql, ratio, run_pgbench, run_wrk,
+                          say, warm_up)
 
 CONNECTIONS = 8
 TARGET_P99_MS = 50.0
@@ -181,59 +182,20 @@ def run(app) -> BenchResult:
     if any(c.passed is False for c in result.checks):
         say("  B1: a target was missed: profiling the intake view in process (pyinstrument)")
         with app.app_context():
-            result.details["profile"] = top_frames(profile(app, 60 if QUICK else 400))
+            result.details["profile"] = profile(app, 60 if QUICK else 400)
     return result
 
 
-def top_frames(text: str, lines: int = 90) -> str:
-    return "\n".join(text.splitlines()[:lines])
-
-
 def profile(app, requests_n: int = 300) -> str:
-    """pyinstrument top frames of the intake view, in process through the test client (same code path)."""
-    from pyinstrument import Profiler
+    """Per-request cost, SQL round trips and pyinstrument top frames of the intake view, in process."""
     requests_path, _ = prepare(app, 20, requests_n)
-    client = app.test_client()
-    for line in requests_path.read_text().splitlines()[:20]:  # warm-up: routing index, pools
+    requests = []
+    for line in requests_path.read_text().splitlines():
         _, path, token, body = line.split("\t", 3)
-        client.post(path, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    lines = requests_path.read_text().splitlines()
+        requests.append(("POST", path, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                         body))
     requests_path.unlink()
-    from sqlalchemy import event
-    from models import db
-    stats: dict[str, list] = {}
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        conn.info["bench_t0"] = time.perf_counter()
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        entry = stats.setdefault(" ".join(statement.split())[:100], [0, 0.0])
-        entry[0] += 1
-        entry[1] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    event.listen(db.engine, "after_cursor_execute", after)
-    profiler = Profiler(interval=0.0005)
-    wall, cpu = time.perf_counter(), time.process_time()
-    profiler.start()
-    try:
-        for line in lines:
-            _, path, token, body = line.split("\t", 3)
-            client.post(path, data=body, headers={"Authorization": f"Bearer {token}",
-                                                  "Content-Type": "application/json"})
-    finally:
-        profiler.stop()
-        event.remove(db.engine, "before_cursor_execute", before)
-        event.remove(db.engine, "after_cursor_execute", after)
-    n = len(lines)
-    wall, cpu = (time.perf_counter() - wall) * 1000 / n, (time.process_time() - cpu) * 1000 / n
-    db_ms = sum(t for _, t in stats.values()) * 1000 / n
-    table = [f"In process, {n} requests: {wall:.1f} ms wall per request, {cpu:.1f} ms of CPU in this process, "
-             f"{db_ms:.1f} ms waiting on {sum(c for c, _ in stats.values()) / n:.0f} SQL round trips:"]
-    for statement, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:16]:
-        table.append(f"  {count / n:4.1f}× {seconds * 1000 / n:6.2f} ms  {statement}")
-    tree = profiler.output_text(unicode=False, color=False, show_all=False)
-    return "\n".join(table) + "\n\n" + tree
+    return profile_client(app, requests, lines=90)
 
 
 def _healthz(url: str, seconds: float) -> dict:
