@@ -1,4 +1,6 @@
 """Who would handle a report here, now: the routing decision without writing anything."""
+from datetime import datetime, timezone
+
 from flask_smorest import Blueprint, abort
 
 from models import Category, Unit, db
@@ -6,7 +8,6 @@ from service.api.presenters import unit_dict
 from service.api.schemas import CoverageQuerySchema, CoverageSchema
 from service.intake import OUTSIDE_TERRITORY
 from service.routing import NoCompetentUnit, OutsideTerritory, route
-from sqlalchemy import func, select
 
 blp = Blueprint("coverage", __name__, description="Couverture : quelle unité est compétente ici et maintenant")
 
@@ -18,9 +19,9 @@ def coverage(query):
     category = db.session.get(Category, query["category"])
     if category is None:
         abort(422, message="Catégorie inconnue.", errors={"query": {"category": ["Catégorie inconnue."]}})
-    now = db.session.execute(select(func.now())).scalar_one()
+    # Nothing is written: the process clock is good enough, and spares a database round trip.
     try:
-        placement = route(query["lon"], query["lat"], category.code, category.forces, now)
+        placement = route(query["lon"], query["lat"], category.code, category.forces, datetime.now(timezone.utc))
     except OutsideTerritory:
         abort(422, message=OUTSIDE_TERRITORY, errors={"query": {"lat": [OUTSIDE_TERRITORY]}})
     except NoCompetentUnit:
