@@ -5,11 +5,10 @@ from geoalchemy2.shape import to_shape
 
 from sqlalchemy import func
 
-from models import OutcomeCode, Report, ReportEvent, ReportPhoto, db
+from models import Feedback, OutcomeCode, Report, ReportEvent, ReportPhoto, db
 from models.event import CITIZEN_VISIBLE
+from service import workflow
 
-# A resident may reopen a closed report once, within this delay.
-REOPEN_WINDOW = timedelta(days=7)
 
 TIMELINE_TEXT = {
     "created": ("Signalement reçu.", "Report received."),
@@ -83,13 +82,13 @@ def report_dict(report: Report, locale: str) -> dict:
                                      .where(ReportPhoto.report_id == report.id)).scalar_one(),
         "location": {"lat": point.y, "lon": point.x, "accuracy_m": report.accuracy_m},
         "timeline": timeline(report, locale),
-        "can_reopen_until": (report.closed_at + REOPEN_WINDOW
-                             if report.status == "closed" and report.closed_at and report.reopen_count == 0 else None),
+        # The rule itself lives in the workflow (once, within RESIDENT_REOPEN_DAYS of closure).
+        "can_reopen_until": (report.closed_at + timedelta(days=workflow.RESIDENT_REOPEN_DAYS)
+                             if workflow.resident_may_reopen(report) else None),
         "feedback_given": _has_feedback(report),
     })
     return body
 
 
 def _has_feedback(report: Report) -> bool:
-    from models import Feedback
     return db.session.get(Feedback, report.id) is not None

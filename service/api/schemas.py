@@ -1,7 +1,7 @@
 """marshmallow schemas of the citizen API: request validation and response shapes (and the OpenAPI document)."""
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

@@ -314,6 +314,7 @@ def test_a_resident_may_reopen_a_closed_report_once_within_7_days(client):
     reference = client.post("/api/v1/reports", json=report_body(), headers=headers).json["reference"]
     assert client.post(f"/api/v1/reports/{reference}/reopen", json={}, headers=headers).status_code == 409
     _close(reference)
+    assert client.get(f"/api/v1/reports/{reference}", headers=headers).json["can_reopen_until"] is not None
     reopened = client.post(f"/api/v1/reports/{reference}/reopen", json={"reason": "Ils sont revenus"},
                            headers=headers)
     assert reopened.status_code == 200, reopened.json
@@ -329,5 +330,6 @@ def test_reopening_is_refused_after_7_days_and_for_another_device(client):
     other, _ = register(client)
     reference = client.post("/api/v1/reports", json=report_body(), headers=headers).json["reference"]
     _close(reference, days_ago=8)
+    assert client.get(f"/api/v1/reports/{reference}", headers=headers).json["can_reopen_until"] is None
     assert client.post(f"/api/v1/reports/{reference}/reopen", json={}, headers=other).status_code == 404
     assert client.post(f"/api/v1/reports/{reference}/reopen", json={}, headers=headers).status_code == 409
