@@ -82,7 +82,7 @@ def release_session(exc: BaseException | None) -> None:
         db.session.remove()
     except (OperationalError, InterfaceError):
         log.warning("connexion à la base perdue en fin de requête, abandonnée")
-        db.session.invalidate()
+        db.session().invalidate()  # the request's Session itself: the scoped_session proxy has no invalidate()
         db.session.remove()
 
 

@@ -189,6 +189,14 @@ class Server:
         with open(self.log_path, errors="replace") as fh:
             return "".join(fh.readlines()[-lines:])
 
+    def logged_errors(self) -> str:
+        """The error-level lines of the server's log (with their tracebacks), to explain an unexpected 500."""
+        with open(self.log_path, errors="replace") as fh:
+            lines = fh.readlines()
+        # JSON error lines carry their traceback; gunicorn's own "[ERROR] Error handling request" is followed by it.
+        return "".join(line for i, line in enumerate(lines)
+                       if '"level": "error"' in line or "[ERROR]" in line or not line.startswith(("{", "[")))
+
     def warm_up(self, token: str, requests_per_worker: int = 3) -> set[str]:
         """First requests build each worker's routing index: keep them out of the measured window."""
         references = set()

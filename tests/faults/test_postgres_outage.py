@@ -41,7 +41,7 @@ def test_postgres_restart_during_load_fails_fast_and_recovers(committed):
         if o.elapsed > 1:
             print(f"  slow: {o.status} started {o.started - cut_at:+.2f} s after the cut, took {o.elapsed:.2f} s")
     assert [o for o in outcomes if o.status == 0] == [], "a request failed without an HTTP answer"
-    assert {o.status for o in outcomes} <= {201, 503}, sorted({o.status for o in outcomes})
+    assert {o.status for o in outcomes} <= {201, 503}, (sorted({o.status for o in outcomes}), server.logged_errors())
     during = [o for o in outcomes if cut_at + 0.5 < o.started < restored_at - 0.5]
     refused = [o for o in outcomes if o.status == 503]
     assert during and all(o.status == 503 for o in during), "requests during the outage must be refused"
