@@ -1,7 +1,8 @@
 """B4 dashboard indicators on the demo history: ms per view and per filter, against straightforward SQL.
 
 Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
-service/indicators.py), and serves repeated views from a cache. Baselines, computed from the raw
+service/indicators.py), serves repeated views from a cache, and the long national views (90 days, 12 months,
+all or one category) from views computed ahead every 10 minutes (service/indicator_snapshots.py). Baselines, computed from the raw
 `report_events` and `reports` rows of the reports matching the filter (filter applied to the raw rows first):
 * for the whole dashboard, the straightforward way: one SQL query per figure (summary, by unit, category,
   week, hour × weekday, outcomes, distribution, communes), each computing the clocks from the raw events;
@@ -34,7 +35,10 @@ def _filters(today: date) -> list[tuple[str, dict]]:
     if not QUICK:
         filters += [("365 days, everything", IndicatorFilters(**year)),
                     (f"30 days, unit tree of unit {top_parent}", IndicatorFilters(**month, unit_id=top_parent)),
-                    (f"365 days, département {top_dep}", IndicatorFilters(**year, departement_code=top_dep))]
+                    (f"365 days, département {top_dep}", IndicatorFilters(**year, departement_code=top_dep)),
+                    # A custom window over most of the year is neither small nor computed ahead: the live ceiling.
+                    ("custom 200 days ending a month ago, everything",
+                     IndicatorFilters(start=today - timedelta(days=229), end=today - timedelta(days=30)))]
     return filters
 
 
@@ -195,6 +199,24 @@ def _served_from_cache(f, repeats: int) -> float | None:
     return median(times)
 
 
+def _served_uncached(f, repeats: int) -> tuple[float | None, bool]:
+    """What opening the dashboard costs for a view computed ahead (service.indicator_snapshots), the Redis cache
+    left aside. Returns (ms, True), or (None, False) when these filters have no stored view (computed live)."""
+    from service import indicator_snapshots
+    from models import db
+    if indicator_snapshots.snapshot_key(f) is None:
+        return None, False
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        data = indicator_snapshots.served_dashboard_data(f)
+        times.append((time.perf_counter() - t0) * 1000)
+        db.session.remove()
+        if "snapshot" not in data:  # no stored view for these dates (a 30-day view is computed live)
+            return None, False
+    return median(times), True
+
+
 def run(app) -> BenchResult:
     result = BenchResult("B4", "Dashboard indicators (service/indicators.py) vs straightforward SQL")
     repeats = 3
@@ -209,6 +231,14 @@ def run(app) -> BenchResult:
         result.details.update(reports=reports, report_events=events, clock_rows=clocks, as_of=str(as_of()))
         say(f"  B4: {reports} reports, {events} events, {clocks} materialised clock rows")
         today = datetime.now(PARIS).date()
+        from service.indicator_snapshots import SNAPSHOT_INTERVAL_S, refresh_snapshots
+        t0 = time.perf_counter()
+        stored = refresh_snapshots(today)
+        stored_s = time.perf_counter() - t0
+        result.details["stored_views"] = stored
+        result.add("long national views computed ahead (flask indicators snapshots)", stored_s, "s", "", None, None,
+                   "", None, note=f"{stored.get('views')} views (90 days and 12 months, all and each category); "
+                                  f"every {SNAPSHOT_INTERVAL_S // 60} min")
         views = _views()
         per_filter = {}
         for label, f in _filters(today):
@@ -232,6 +262,15 @@ def run(app) -> BenchResult:
             rows["whole dashboard (dashboard_data)"]["served_ms"] = served
             per_filter[label] = rows
             dash, page = rows["whole dashboard (dashboard_data)"], rows["report list, first page"]
+            stored_ms, from_stored = _served_uncached(f, repeats)
+            dash["stored_view_ms"] = stored_ms
+            if from_stored:
+                r = ratio(dash["raw_ms"], stored_ms)
+                result.add(f"dashboard opened, cache cold — {label}", stored_ms, "ms",
+                           "straightforward SQL over raw events", dash["raw_ms"], r, "< 300 ms and ≥ 10× faster",
+                           stored_ms < TARGET_MS and r is not None and r >= TARGET_RATIO,
+                           note="served from the view computed ahead (indicator_snapshots); its live computation "
+                                f"costs {dash['ms']:.0f} ms")
             if served is not None:
                 r = ratio(dash["raw_ms"], served)
                 result.add(f"dashboard served from the cache — {label}", served, "ms",
@@ -245,15 +284,18 @@ def run(app) -> BenchResult:
                 lower = "" if row["raw_complete"] else f" (baseline stopped at {budget:.0f} s: ratio is a lower bound)"
                 baseline = ("straightforward SQL over raw events" if row is dash
                             else "same statements over raw events")
+                # A view computed ahead is never computed on request: its live figure is for information.
+                ahead = row is dash and from_stored
                 result.add(f"{name} — {label}", row["ms"], "ms", baseline,
-                           row["raw_ms"], r, "< 300 ms and ≥ 10× faster",
-                           row["ms"] < TARGET_MS and r is not None and r >= TARGET_RATIO,
+                           row["raw_ms"], r, "info (computed ahead)" if ahead else "< 300 ms and ≥ 10× faster",
+                           None if ahead else row["ms"] < TARGET_MS and r is not None and r >= TARGET_RATIO,
                            note=f"{row['statements']} statements{lower}")
             for name, row in rows.items():
                 if name.startswith("whole") or name.startswith("report list"):
                     continue
-                result.add(f"  part: {name} — {label}", row["ms"], "ms", "", None, None, "< 300 ms",
-                           row["ms"] < TARGET_MS, note=f"{row['statements']} statements")
+                result.add(f"  part: {name} — {label}", row["ms"], "ms", "", None, None,
+                           "info (computed ahead)" if from_stored else "< 300 ms",
+                           None if from_stored else row["ms"] < TARGET_MS, note=f"{row['statements']} statements")
             slowest = max((n for n in rows if not n.startswith("whole")), key=lambda n: rows[n]["ms"])
             say(f"  B4: {label}: slowest part {slowest} {rows[slowest]['ms']:.0f} ms")
         result.details["views_ms"] = per_filter

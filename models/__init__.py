@@ -29,4 +29,4 @@ from models.feedback import Feedback  # noqa: E402,F401
 from models.audit import AuditEntry  # noqa: E402,F401
 from models.partner import PartnerKey  # noqa: E402,F401
 from models.idempotency import IdempotencyRecord  # noqa: E402,F401
-from models.indicator import IndicatorRefresh, ReportClock  # noqa: E402,F401
+from models.indicator import IndicatorRefresh, IndicatorSnapshot, ReportClock  # noqa: E402,F401

@@ -107,3 +107,22 @@ class IndicatorRefresh(db.Model):
     full: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reports_refreshed: Mapped[int] = mapped_column(Integer, nullable=False)
     duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class IndicatorSnapshot(db.Model):
+    """A long-period dashboard view computed ahead by a job (service.indicator_snapshots), served as is.
+
+    Twelve months of national reports take seconds to compute; the views whose live computation is too slow
+    are materialised here, each with its own "as of" time, and recomputed on a schedule.
+    """
+
+    __tablename__ = "indicator_snapshots"
+
+    # The view's filters (IndicatorFilters.query_args), canonical JSON: what a request is matched on.
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    # Everything the dashboard draws (service.indicators.dashboard_data), as JSON.
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    # The clocks' "as of" time the figures were computed from.
+    as_of = mapped_column(DateTime(timezone=True), nullable=False)
+    computed_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -1,6 +1,6 @@
 """Provisioning steps that need the app, in one process (loading the app costs seconds): the same CLI commands a
 user would type, `flask db upgrade heads`, `flask data load` and, for `make run`, `flask officer seed-demo`,
-`flask demo generate --if-empty` (a modest history so the dashboard is alive) and `flask indicators refresh`.
+`flask demo generate --if-empty` (a modest history so the dashboard is alive) `flask indicators refresh` and `flask indicators snapshots`.
 
     bootstrap.py [--seed-demo] [--report FILE]
 
@@ -59,6 +59,8 @@ def main() -> int:
         invoke(app, commands["demo"], ["generate", "--reports", "5000", "--if-empty"])
         step("Indicators (flask indicators refresh)")
         invoke(app, commands["indicators"], ["refresh"])
+        step("Long national dashboard views (flask indicators snapshots)")
+        invoke(app, commands["indicators"], ["snapshots"])
 
     if options.report:
         with open(options.report, "w", encoding="utf-8") as report:

@@ -615,7 +615,8 @@ def _empty_measures() -> dict:
     return row
 
 
-def _encode(value):
+def json_default(value):
+    """JSON encoder hook for dashboard data (dates and times kept distinguishable)."""
     if isinstance(value, datetime):
         return {"__dt": value.isoformat()}
     if isinstance(value, date):
@@ -625,7 +626,8 @@ def _encode(value):
     raise TypeError(type(value))
 
 
-def _decode(obj: dict):
+def json_object_hook(obj: dict):
+    """Inverse of json_default."""
     if "__dt" in obj:
         return datetime.fromisoformat(obj["__dt"])
     if "__d" in obj:
@@ -646,12 +648,12 @@ def cached_dashboard_data(f: IndicatorFilters, ttl_s: int = 900) -> dict:
     try:
         hit = get_redis().get(key)
         if hit:
-            return json.loads(hit, object_hook=_decode)
+            return json.loads(hit, object_hook=json_object_hook)
     except redis.RedisError:
         return dashboard_data(f)
     data = dashboard_data(f)
     try:
-        get_redis().set(key, json.dumps(data, default=_encode), ex=ttl_s)
+        get_redis().set(key, json.dumps(data, default=json_default), ex=ttl_s)
     except redis.RedisError:
         pass
     return data

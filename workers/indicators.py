@@ -2,7 +2,8 @@
 
 Scheduled every few minutes (INDICATORS_INTERVAL_S in workers/worker.py): each run is incremental and only
 recomputes the reports whose timeline changed; concurrent runs skip (advisory lock). After a refresh, the default
-dashboard views (national, and each supervisor's unit tree) are computed into the cache.
+dashboard views (national, and each supervisor's unit tree) are computed into the cache. The long national views
+(90 days, 12 months) are recomputed less often by refresh_indicator_snapshots (service.indicator_snapshots).
 """
 from sqlalchemy import text
 
@@ -23,3 +24,9 @@ def refresh_indicators() -> dict:
             "ORDER BY unit_id LIMIT :n"), {"n": MAX_WARMED_VIEWS}))
         result["warmed_views"] = prewarm_dashboards(units)
     return result
+
+
+@job(queue=DEFAULT, timeout=1800, result_ttl=300)
+def refresh_indicator_snapshots() -> dict:
+    from service.indicator_snapshots import refresh_snapshots
+    return refresh_snapshots()

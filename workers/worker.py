@@ -11,8 +11,9 @@ from rq import SimpleWorker
 from rq.cron import CronScheduler
 
 from models import db
+from service.indicator_snapshots import SNAPSHOT_INTERVAL_S
 from workers.followups import purge_expired_reports, remind_unacknowledged, request_feedback
-from workers.indicators import refresh_indicators
+from workers.indicators import refresh_indicator_snapshots, refresh_indicators
 from workers.outbox import relay_outbox
 from workers.queues import QUEUES, get_queue, worker_connection
 
@@ -53,6 +54,7 @@ def periodic_jobs(app: Flask) -> list[tuple]:
         (remind_unacknowledged, {"interval": FOLLOWUP_INTERVAL_S}),
         (request_feedback, {"interval": FOLLOWUP_INTERVAL_S}),
         (refresh_indicators, {"interval": INDICATORS_INTERVAL_S}),
+        (refresh_indicator_snapshots, {"interval": SNAPSHOT_INTERVAL_S}),
         (purge_expired_reports, {"cron": RETENTION_CRON}),
     ]
 

@@ -1,4 +1,4 @@
-"""CLI of the indicators: `flask indicators refresh`, `flask demo generate`, `flask territories import`."""
+"""CLI of the indicators: `flask indicators refresh`, `flask indicators snapshots`, `flask demo generate`, `flask territories import`."""
 import json
 import sys
 
@@ -18,6 +18,18 @@ def refresh(full: bool) -> None:
     result = refresh_indicator_views(full=full)
     click.echo(f"{result['reports']} signalements recalculés en {result['duration_ms']} ms"
                f" ({'complet' if result['full'] else 'incrémental'}).")
+
+
+@indicators_cli.command("snapshots")
+def snapshots() -> None:
+    """Recalculer les vues nationales longues (90 jours, 12 mois) servies telles quelles au tableau de bord."""
+    from service.indicator_snapshots import refresh_snapshots
+    result = refresh_snapshots()
+    if result.get("skipped"):
+        click.echo("Un recalcul est déjà en cours : rien à faire.")
+        return
+    click.echo(f"{result['views']} vues recalculées en {result['duration_ms']} ms"
+               f" ({result['removed']} vues d'autres jours supprimées).")
 
 
 @demo_cli.command("generate")

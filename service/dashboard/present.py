@@ -1,5 +1,5 @@
 """Turning indicator rows into what the page and the charts show: French durations, percentages, drill-down links."""
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import url_for
 
@@ -33,6 +33,21 @@ def percent(ratio: float | None) -> str:
 
 def score(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}".replace(".", ",") + " / 5"
+
+
+# The period presets offered above the charts (days ending today). The 90-day and 12-month national views are
+# computed ahead (service.indicator_snapshots.LONG_PERIOD_DAYS), so these links answer at once.
+PERIOD_PRESETS = ((7, "7 jours"), (30, "30 jours"), (90, "90 jours"), (365, "12 mois"))
+
+
+def period_presets(f: IndicatorFilters, today: date) -> list[dict]:
+    """Links to the same view over each preset period ending today; `current` marks the one on screen."""
+    presets = []
+    for days, label in PERIOD_PRESETS:
+        start = today - timedelta(days=days - 1)
+        presets.append({"label": label, "url": dashboard_url(f, start=start, end=today),
+                        "current": f.start == start and f.end == today})
+    return presets
 
 
 def list_url(f: IndicatorFilters, **changes) -> str:

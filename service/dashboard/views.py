@@ -3,12 +3,12 @@ from flask import Response, abort, jsonify, render_template, request, stream_wit
 from sqlalchemy import select
 
 from models import Category, Departement, OutcomeCode, Role, Territory, Unit, db
-from service import audit, indicators
+from service import audit, indicator_snapshots, indicators
 from service.console.access import current_officer, officer_required, unit_ids_in_scope
 from service.dashboard import present
 from service.dashboard.blueprint import bp
 from service.dashboard.export import csv_stream, export_filename
-from service.dashboard.filters import filters_from_args
+from service.dashboard.filters import filters_from_args, today_paris
 
 SUPERVISION_ROLES = (Role.SUPERVISEUR.value, Role.ADMIN.value)
 LIST_PAGE_SIZE = 100
@@ -44,7 +44,7 @@ def _form_choices(officer, scope, f) -> dict:
 
 
 def _data(f) -> dict:
-    data = indicators.cached_dashboard_data(f)
+    data = indicator_snapshots.served_dashboard_data(f)
     categories, outcomes = _labels(Category), _labels(OutcomeCode)
     for row in data["categories"]:
         row["label"] = categories.get(row["key"], row["key"])
@@ -61,7 +61,8 @@ def index():
     selected_unit = db.session.get(Unit, f.unit_id) if f.unit_id else None
     return render_template("dashboard/index.html", officer=officer, f=f, errors=errors, data=data,
                            charts=present.chart_payload(data, f), p=present, selected_unit=selected_unit,
-                           tile_url=_tile_url(), **_form_choices(officer, scope, f))
+                           tile_url=_tile_url(), presets=present.period_presets(f, today_paris()),
+                           **_form_choices(officer, scope, f))
 
 
 @bp.get("/donnees.json")

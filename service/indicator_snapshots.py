@@ -1,0 +1,100 @@
+"""Long-period national dashboard views, computed ahead by a job and served as stored.
+
+The live dashboard (service.indicators.dashboard_data) reads every filtered report: about 220 ms for a month of
+national reports on this machine, but seconds for twelve months (1,000,000 reports). Views scoped to a unit tree,
+a département or a territory stay small and are computed live. What is too big to compute on request is the
+national scope over the long periods, with or without one category: those views are materialised in
+`indicator_snapshots` every SNAPSHOT_INTERVAL_S by `refresh_snapshots` (scheduled in workers/worker.py; also
+`flask indicators snapshots`), each with the "as of" time it was computed from, which the page shows.
+
+    served_dashboard_data(f) -> dict     # the stored view when one matches f exactly and is fresh, else live (cached)
+    refresh_snapshots(today) -> dict     # recompute every long view; removes those of earlier days
+"""
+import json
+import logging
+import time
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from models import Category, IndicatorSnapshot, db
+from service import indicators
+from service.indicators import IndicatorFilters, PARIS
+
+log = logging.getLogger(__name__)
+
+# The period presets of the dashboard computed ahead (days ending today); the default 30-day view stays live.
+LONG_PERIOD_DAYS = (90, 365)
+SNAPSHOT_INTERVAL_S = 600
+# A snapshot older than this is not served (the job has stopped): the live computation is slow but current.
+SNAPSHOT_MAX_AGE = timedelta(seconds=3 * SNAPSHOT_INTERVAL_S)
+_LOCK = "SELECT pg_try_advisory_lock(hashtext('proxima:indicator_snapshots'))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtext('proxima:indicator_snapshots'))"
+
+
+def snapshot_key(f: IndicatorFilters) -> str | None:
+    """The key a view is stored under, or None when it is never materialised (a scope, a unit, a drill-down…)."""
+    if f.scope_unit_ids is not None:
+        return None
+    args = f.query_args()
+    if set(args) - {"start", "end", "category_code"}:
+        return None
+    return json.dumps(args, sort_keys=True)
+
+
+def long_views(today: date | None = None) -> list[IndicatorFilters]:
+    """The national views of each long period ending today: every category together, then each one."""
+    today = today or datetime.now(PARIS).date()
+    codes = [None] + list(db.session.scalars(select(Category.code).where(Category.active).order_by(Category.code)))
+    return [IndicatorFilters(start=today - timedelta(days=days - 1), end=today, category_code=code)
+            for days in LONG_PERIOD_DAYS for code in codes]
+
+
+def served_dashboard_data(f: IndicatorFilters) -> dict:
+    """What the dashboard shows for these filters: the stored view if it matches and is fresh, else computed."""
+    key = snapshot_key(f)
+    if key is not None:
+        row = db.session.execute(
+            select(IndicatorSnapshot.payload, IndicatorSnapshot.computed_at).where(IndicatorSnapshot.key == key)
+        ).first()
+        if row is not None and row.computed_at >= datetime.now(timezone.utc) - SNAPSHOT_MAX_AGE:
+            data = json.loads(row.payload, object_hook=indicators.json_object_hook)
+            data["snapshot"] = {"computed_at": row.computed_at}
+            return data
+    return indicators.cached_dashboard_data(f)
+
+
+def refresh_snapshots(today: date | None = None) -> dict:
+    """Recompute every long view (one transaction each) and drop the stored views of other days.
+
+    Runs alone (advisory lock): a second run while one is going returns {"skipped": True}.
+    """
+    if not db.session.execute(text(_LOCK)).scalar_one():
+        db.session.rollback()
+        return {"skipped": True}
+    started = time.monotonic()
+    try:
+        views = long_views(today)
+        keys = []
+        for f in views:
+            t0 = time.monotonic()
+            data = indicators.dashboard_data(f)
+            as_of = data["summary"]["as_of"]
+            db.session.rollback()  # end the read transaction (and its SET LOCAL) before writing
+            key = snapshot_key(f)
+            keys.append(key)
+            values = {"payload": json.dumps(data, default=indicators.json_default), "as_of": as_of,
+                      "computed_at": datetime.now(timezone.utc),
+                      "duration_ms": round((time.monotonic() - t0) * 1000)}
+            db.session.execute(insert(IndicatorSnapshot).values(key=key, **values)
+                               .on_conflict_do_update(index_elements=["key"], set_=values))
+            db.session.commit()
+        removed = db.session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.key.not_in(keys))).rowcount
+        db.session.commit()
+    finally:
+        db.session.execute(text(_UNLOCK))
+        db.session.commit()
+    result = {"views": len(views), "removed": removed, "duration_ms": round((time.monotonic() - started) * 1000)}
+    log.info("vues longues du tableau de bord recalculées : %s", result)
+    return result
