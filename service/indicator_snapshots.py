@@ -4,18 +4,20 @@ The live dashboard (service.indicators.dashboard_data) reads every filtered repo
 national reports on this machine, but seconds for twelve months (1,000,000 reports). Views scoped to a unit tree,
 a département or a territory stay small and are computed live. What is too big to compute on request is the
 national scope over the long periods, with or without one category: those views are materialised in
-`indicator_snapshots` every SNAPSHOT_INTERVAL_S by `refresh_snapshots` (scheduled in workers/worker.py; also
-`flask indicators snapshots`), each with the "as of" time it was computed from, which the page shows.
+`indicator_snapshots` every SNAPSHOT_INTERVAL_S (workers.indicators.refresh_indicator_snapshots, one job per view
+so that pushes are not held up; also `flask indicators snapshots`), each with the "as of" time it was computed
+from, which the page shows.
 
     served_dashboard_data(f) -> dict     # the stored view when one matches f exactly and is fresh, else live (cached)
-    refresh_snapshots(today) -> dict     # recompute every long view; removes those of earlier days
+    store_snapshot(f) -> int             # compute and store one long view (one job each in the worker)
+    refresh_snapshots(today) -> dict     # every long view in this process; removes those of earlier days
 """
 import json
 import logging
 import time
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from models import Category, IndicatorSnapshot, db
@@ -29,8 +31,6 @@ LONG_PERIOD_DAYS = (90, 365)
 SNAPSHOT_INTERVAL_S = 600
 # A snapshot older than this is not served (the job has stopped): the live computation is slow but current.
 SNAPSHOT_MAX_AGE = timedelta(seconds=3 * SNAPSHOT_INTERVAL_S)
-_LOCK = "SELECT pg_try_advisory_lock(hashtext('proxima:indicator_snapshots'))"
-_UNLOCK = "SELECT pg_advisory_unlock(hashtext('proxima:indicator_snapshots'))"
 
 
 def snapshot_key(f: IndicatorFilters) -> str | None:
@@ -65,36 +65,35 @@ def served_dashboard_data(f: IndicatorFilters) -> dict:
     return indicators.cached_dashboard_data(f)
 
 
-def refresh_snapshots(today: date | None = None) -> dict:
-    """Recompute every long view (one transaction each) and drop the stored views of other days.
+def store_snapshot(f: IndicatorFilters) -> int:
+    """Compute one long view and store it (replacing the previous one); returns the milliseconds it took."""
+    t0 = time.monotonic()
+    data = indicators.dashboard_data(f)
+    db.session.rollback()  # end the read transaction (and its SET LOCAL) before writing
+    values = {"payload": json.dumps(data, default=indicators.json_default), "as_of": data["summary"]["as_of"],
+              "computed_at": datetime.now(timezone.utc), "duration_ms": round((time.monotonic() - t0) * 1000)}
+    db.session.execute(insert(IndicatorSnapshot).values(key=snapshot_key(f), **values)
+                       .on_conflict_do_update(index_elements=["key"], set_=values))
+    db.session.commit()
+    return values["duration_ms"]
 
-    Runs alone (advisory lock): a second run while one is going returns {"skipped": True}.
-    """
-    if not db.session.execute(text(_LOCK)).scalar_one():
-        db.session.rollback()
-        return {"skipped": True}
+
+def remove_other_views(views: list[IndicatorFilters]) -> int:
+    """Drop the stored views that are not among these (those of earlier days): never served, only taking room."""
+    keys = [snapshot_key(f) for f in views]
+    removed = db.session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.key.not_in(keys))).rowcount
+    db.session.commit()
+    return removed
+
+
+def refresh_snapshots(today: date | None = None) -> dict:
+    """Recompute every long view in this process (`flask indicators snapshots`, the benchmark). The worker spreads
+    the same work over one job per view instead (workers.indicators.refresh_indicator_snapshots)."""
     started = time.monotonic()
-    try:
-        views = long_views(today)
-        keys = []
-        for f in views:
-            t0 = time.monotonic()
-            data = indicators.dashboard_data(f)
-            as_of = data["summary"]["as_of"]
-            db.session.rollback()  # end the read transaction (and its SET LOCAL) before writing
-            key = snapshot_key(f)
-            keys.append(key)
-            values = {"payload": json.dumps(data, default=indicators.json_default), "as_of": as_of,
-                      "computed_at": datetime.now(timezone.utc),
-                      "duration_ms": round((time.monotonic() - t0) * 1000)}
-            db.session.execute(insert(IndicatorSnapshot).values(key=key, **values)
-                               .on_conflict_do_update(index_elements=["key"], set_=values))
-            db.session.commit()
-        removed = db.session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.key.not_in(keys))).rowcount
-        db.session.commit()
-    finally:
-        db.session.execute(text(_UNLOCK))
-        db.session.commit()
-    result = {"views": len(views), "removed": removed, "duration_ms": round((time.monotonic() - started) * 1000)}
+    views = long_views(today)
+    for f in views:
+        store_snapshot(f)
+    result = {"views": len(views), "removed": remove_other_views(views),
+              "duration_ms": round((time.monotonic() - started) * 1000)}
     log.info("vues longues du tableau de bord recalculées : %s", result)
     return result

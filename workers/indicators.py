@@ -3,11 +3,11 @@
 Scheduled every few minutes (INDICATORS_INTERVAL_S in workers/worker.py): each run is incremental and only
 recomputes the reports whose timeline changed; concurrent runs skip (advisory lock). After a refresh, the default
 dashboard views (national, and each supervisor's unit tree) are computed into the cache. The long national views
-(90 days, 12 months) are recomputed less often by refresh_indicator_snapshots (service.indicator_snapshots).
+(90 days, 12 months) are recomputed every 10 minutes, one job per view (service.indicator_snapshots).
 """
 from sqlalchemy import text
 
-from workers.queues import DEFAULT, job
+from workers.queues import DEFAULT, MAINTENANCE, enqueue_many, job
 
 # Bound on the supervisors' views warmed per run (the others are computed on first opening).
 MAX_WARMED_VIEWS = 50
@@ -26,7 +26,23 @@ def refresh_indicators() -> dict:
     return result
 
 
-@job(queue=DEFAULT, timeout=1800, result_ttl=300)
-def refresh_indicator_snapshots() -> dict:
-    from service.indicator_snapshots import refresh_snapshots
-    return refresh_snapshots()
+
+@job(queue=DEFAULT, timeout=60, result_ttl=300)
+def refresh_indicator_snapshots() -> int:
+    """Queue the computation of every long national view, one job each on the maintenance queue: the worker takes
+    pushes and follow-ups first between two views (each takes seconds at a million reports)."""
+    from service.indicator_snapshots import long_views, remove_other_views
+    views = long_views()
+    remove_other_views(views)
+    enqueue_many(store_indicator_snapshot, [((f.start.isoformat(), f.end.isoformat(), f.category_code), None)
+                                            for f in views])
+    return len(views)
+
+
+@job(queue=MAINTENANCE, timeout=600, result_ttl=300)
+def store_indicator_snapshot(start: str, end: str, category_code: str | None) -> int:
+    from datetime import date
+    from service.indicator_snapshots import store_snapshot
+    from service.indicators import IndicatorFilters
+    return store_snapshot(IndicatorFilters(start=date.fromisoformat(start), end=date.fromisoformat(end),
+                                           category_code=category_code))

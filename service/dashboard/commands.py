@@ -25,9 +25,6 @@ def snapshots() -> None:
     """Recalculer les vues nationales longues (90 jours, 12 mois) servies telles quelles au tableau de bord."""
     from service.indicator_snapshots import refresh_snapshots
     result = refresh_snapshots()
-    if result.get("skipped"):
-        click.echo("Un recalcul est déjà en cours : rien à faire.")
-        return
     click.echo(f"{result['views']} vues recalculées en {result['duration_ms']} ms"
                f" ({result['removed']} vues d'autres jours supprimées).")
 

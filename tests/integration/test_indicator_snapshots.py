@@ -61,7 +61,7 @@ def test_only_national_views_over_a_period_and_a_category_have_a_key():
 
 def test_a_stored_view_has_the_figures_of_the_live_computation(history):
     result = refresh_snapshots(TODAY)
-    assert result["views"] == len(long_views(TODAY)) and not result.get("skipped")
+    assert result["views"] == len(long_views(TODAY))
     for f in (_year(), _year(category_code="rodeo_motorise"),
               IndicatorFilters(start=TODAY - timedelta(days=89), end=TODAY)):
         served = served_dashboard_data(f)
@@ -135,10 +135,22 @@ def test_a_supervisors_twelve_months_are_their_own_tree_computed_live(client, hi
     assert '<span class="kpi-value">2</span><span>signalements</span>' in page
 
 
-def test_the_worker_schedules_the_long_views():
-    from flask import Flask
-    from workers.indicators import refresh_indicator_snapshots
-    from workers.worker import periodic_jobs
-    app = Flask("t")
-    app.config["OUTBOX_RELAY_INTERVAL_S"] = 5
+def test_the_worker_computes_each_long_view_in_a_job_of_its_own(app, history, redis_conn):
+    from workers.indicators import refresh_indicator_snapshots, store_indicator_snapshot
+    from workers.queues import MAINTENANCE, get_queue
+    from workers.worker import periodic_jobs, run_worker
     assert refresh_indicator_snapshots in [job for job, _ in periodic_jobs(app)]
+    refresh_snapshots(TODAY - timedelta(days=1))  # yesterday's views: removed by the next run
+
+    assert refresh_indicator_snapshots() == len(long_views(TODAY))
+    queue = get_queue(MAINTENANCE, redis_conn)
+    jobs = queue.get_jobs()
+    assert len(jobs) == len(long_views(TODAY))
+    assert {job.func_name for job in jobs} == {"workers.indicators.store_indicator_snapshot"}
+    assert db.session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 0
+
+    run_worker(app, queues=(MAINTENANCE,), burst=True)
+    assert db.session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == len(long_views(TODAY))
+    assert served_dashboard_data(_year())["summary"]["reports"] == 4
+    assert "snapshot" in served_dashboard_data(_year(category_code="nuisance_sonore"))
+    assert store_indicator_snapshot.spec.queue == MAINTENANCE
