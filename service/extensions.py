@@ -4,7 +4,12 @@ from flask_smorest import Api as SmorestApi
 
 
 class Api(SmorestApi):
-    """flask-smorest, with error rendering left to `service.errors` (one handler for JSON, Open311, console)."""
+    """flask-smorest, with error rendering left to `service.errors` (one handler for JSON, Open311, console).
+
+    No catch-all `default` error response: each operation documents the codes it answers (service.api.blueprint).
+    """
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self):
         pass

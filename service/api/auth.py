@@ -37,7 +37,7 @@ def _document_bearer(wrapper, view) -> None:
     apidoc = deepcopy(getattr(view, "_apidoc", {}))
     manual = apidoc.setdefault("manual_doc", {})
     manual["security"] = [{"device": []}]
-    manual.setdefault("responses", {})["401"] = {"description": "Missing or invalid device token"}
+    manual.setdefault("responses", {})["401"] = "UNAUTHORIZED"  # the error shape, with WWW-Authenticate: Bearer
     wrapper._apidoc = apidoc
 
 

@@ -1,10 +1,9 @@
 """The categories a resident can report, with their extra questions."""
-from flask_smorest import Blueprint
-
 from models import Category, db
+from service.api.blueprint import ApiBlueprint
 from service.api.schemas import CategorySchema
 
-blp = Blueprint("categories", __name__, description="Natures de signalement")
+blp = ApiBlueprint("categories", __name__, description="Natures de signalement")
 
 
 @blp.get("/categories")

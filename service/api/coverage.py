@@ -1,15 +1,16 @@
 """Who would handle a report here, now: the routing decision without writing anything."""
 from datetime import datetime, timezone
 
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from models import Category, Unit, db
+from service.api.blueprint import ApiBlueprint
 from service.api.presenters import unit_dict
 from service.api.schemas import CoverageQuerySchema, CoverageSchema
 from service.intake import OUTSIDE_TERRITORY
 from service.routing import NoCompetentUnit, OutsideTerritory, route
 
-blp = Blueprint("coverage", __name__, description="Couverture : quelle unité est compétente ici et maintenant")
+blp = ApiBlueprint("coverage", __name__, description="Couverture : quelle unité est compétente ici et maintenant")
 
 
 @blp.get("/coverage")

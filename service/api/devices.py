@@ -1,11 +1,10 @@
 """Device registration and settings: a pseudonymous installation with a bearer secret."""
-from flask_smorest import Blueprint
-
+from service.api.blueprint import ApiBlueprint
 from service.api.auth import current_device, device_required
 from service.api.schemas import DeviceCreatedSchema, DeviceCreateSchema, DeviceSchema, DeviceUpdateSchema
 from service import devices
 
-blp = Blueprint("devices", __name__, description="Appareils des résidents (installations de l'application)")
+blp = ApiBlueprint("devices", __name__, description="Appareils des résidents (installations de l'application)")
 
 
 @blp.post("/devices")

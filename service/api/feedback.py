@@ -1,11 +1,12 @@
 """Residents' satisfaction rating of a closed report: POST /api/v1/reports/{reference}/feedback."""
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
+from service.api.blueprint import ApiBlueprint
 from service.api.auth import current_device, device_required
 from service.feedback import FeedbackRefused, submit_feedback
 
-blp = Blueprint("feedback", __name__, description="Avis des habitants")
+blp = ApiBlueprint("feedback", __name__, description="Avis des habitants")
 
 _SCORE = dict(required=True, strict=True, validate=validate.Range(min=1, max=5, error="Note de 1 à 5."))
 
@@ -33,8 +34,8 @@ class FeedbackSchema(Schema):
 @device_required
 @blp.arguments(FeedbackCreateSchema)
 @blp.response(201, FeedbackSchema)
-@blp.alt_response(404, description="No such report for this device")
-@blp.alt_response(409, description="Report not answered yet, or feedback already given")
+@blp.alt_response(404, schema="Error", description="No such report for this device")
+@blp.alt_response(409, schema="Error", description="Report not answered yet, or feedback already given")
 def create_feedback(body, reference):
     try:
         feedback = submit_feedback(reference, current_device(), body["reactivite"], body["courtoisie"],

@@ -2,10 +2,11 @@
 import json
 
 from flask import request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 
 from models import Report, db
+from service.api.blueprint import ApiBlueprint
 from service.api.auth import current_device, device_required
 from service.api.presenters import created_dict, report_dict
 from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema,
@@ -13,7 +14,7 @@ from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreate
 from service import workflow
 from service.intake import IntakeRejected, ReportSubmission, submit_report
 
-blp = Blueprint("reports", __name__, description="Signalements")
+blp = ApiBlueprint("reports", __name__, description="Signalements")
 
 MULTIPART_DOC = {
     "requestBody": {
@@ -38,7 +39,8 @@ MULTIPART_DOC = {
 @device_required
 @blp.doc(**MULTIPART_DOC)
 @blp.response(201, ReportCreatedSchema)
-@blp.alt_response(422, description="Invalid report (field messages) or place outside the served territories")
+@blp.alt_response(422, schema="Error", description="Invalid report (field messages) or place outside the served territories")
+@blp.alt_response(413, schema="Error", description="Body larger than the photos allowed (checked before reading it)")
 def create_report():
     body, photos, location = _read_submission()
     key = request.headers.get("Idempotency-Key", "").strip() or None
@@ -100,7 +102,7 @@ def list_reports(query):
 @blp.get("/reports/<string:reference>")
 @device_required
 @blp.response(200, ReportSchema)
-@blp.alt_response(404, description="No such report for this device")
+@blp.alt_response(404, schema="Error", description="No such report for this device")
 def show_report(reference):
     return report_dict(_own_report(reference), current_device().locale)
 
@@ -109,8 +111,8 @@ def show_report(reference):
 @device_required
 @blp.arguments(ReopenSchema)
 @blp.response(200, ReportSchema)
-@blp.alt_response(404, description="No such report for this device")
-@blp.alt_response(409, description="Not closed, already reopened once, or closed more than 7 days ago")
+@blp.alt_response(404, schema="Error", description="No such report for this device")
+@blp.alt_response(409, schema="Error", description="Not closed, already reopened once, or closed more than 7 days ago")
 def reopen_report(body, reference):
     report = _own_report(reference)
     try:

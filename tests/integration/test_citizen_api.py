@@ -302,6 +302,21 @@ def test_openapi_document_describes_the_citizen_api(client):
     assert "multipart/form-data" in spec["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]
 
 
+def test_openapi_document_lists_each_operations_real_error_codes_and_no_catch_all(client):
+    """Without a `default` response, the fuzz test's status-code check can fail: every code must be declared."""
+    spec = client.get("/api/v1/openapi.json").json
+    operations = {f"{method.upper()} {path}": op for path, ops in spec["paths"].items()
+                  for method, op in ops.items() if isinstance(op, dict) and "responses" in op}
+    assert all("default" not in op["responses"] and "503" in op["responses"] for op in operations.values())
+    intake = operations["POST /api/v1/reports"]["responses"]
+    assert {"201", "400", "401", "413", "422", "429", "503"} <= set(intake)
+    assert "429" not in operations["GET /api/v1/categories"]["responses"]  # no limit there
+    assert "401" not in operations["POST /api/v1/devices"]["responses"]  # registration needs no token
+    error = intake["422"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}
+    assert set(spec["components"]["schemas"]["Error"]["properties"]) >= {"code", "status", "message", "errors"}
+
+
 def _close(reference, days_ago=0):
     from sqlalchemy import update
     db.session.execute(update(Report).where(Report.reference == reference).values(
