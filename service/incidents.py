@@ -8,40 +8,43 @@ from service import notifications
 # The most recent open report of the same category within the category's radius and time window.
 _NEARBY_OPEN_REPORT = text("""
     SELECT id, incident_id FROM reports
-    WHERE category_code = :category AND id <> :report_id
+    WHERE category_code = :category
       AND status IN ('received', 'acknowledged', 'dispatched')
       AND received_at >= :at - make_interval(mins => :window_min)
       AND location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
       AND ST_DWithin(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius_m)
     ORDER BY received_at DESC LIMIT 1
 """)
+# One more report in an incident; the row lock orders concurrent arrivals.
+_COUNT_ONE_MORE = text("""
+    UPDATE incidents SET report_count = report_count + 1, last_report_at = greatest(last_report_at, :at)
+    WHERE id = :id
+""")
 
 
-def group_into_incident(report: Report, lon: float, lat: float) -> Incident | None:
-    """Attach `report` (flushed, not committed) to the incident of a nearby open duplicate, creating the
-    incident when the duplicate had none. Returns the incident, or None when the report stands alone."""
-    category = report.category
+def incident_for_new_report(category, lon: float, lat: float, at) -> int | None:
+    """The incident a report about to be written joins: that of a nearby open duplicate (counted one more), or
+    a new one grouping the duplicate when it had none. None when the report stands alone.
+
+    Looked up before the report is inserted, so the report is written with its incident at once.
+    """
     # Degrees of latitude per metre; longitude degrees are larger near the poles, so widen generously.
     radius_deg = category.duplicate_radius_m / 111_000 * 2
     row = db.session.execute(_NEARBY_OPEN_REPORT, {
-        "category": category.code, "report_id": report.id, "at": report.received_at,
-        "window_min": category.duplicate_window_min, "lon": lon, "lat": lat, "radius_deg": radius_deg,
-        "radius_m": category.duplicate_radius_m}).first()
+        "category": category.code, "at": at, "window_min": category.duplicate_window_min, "lon": lon, "lat": lat,
+        "radius_deg": radius_deg, "radius_m": category.duplicate_radius_m}).first()
     if row is None:
         return None
     if row.incident_id is not None:
-        incident = db.session.get(Incident, row.incident_id, with_for_update=True)
-        incident.report_count += 1
-        incident.last_report_at = report.received_at
-    else:
-        first = db.session.get(Report, row.id)
-        incident = Incident(category_code=category.code, unit_id=first.unit_id, location=first.location,
-                            first_report_at=first.received_at, last_report_at=report.received_at, report_count=2)
-        db.session.add(incident)
-        db.session.flush()
-        first.incident_id = incident.id
-    report.incident_id = incident.id
-    return incident
+        db.session.execute(_COUNT_ONE_MORE, {"id": row.incident_id, "at": at})
+        return row.incident_id
+    first = db.session.get(Report, row.id)
+    incident = Incident(category_code=category.code, unit_id=first.unit_id, location=first.location,
+                        first_report_at=first.received_at, last_report_at=at, report_count=2)
+    db.session.add(incident)
+    db.session.flush()
+    first.incident_id = incident.id
+    return incident.id
 
 
 # --- Officers' corrections: merge a report into an incident, or split it out -------------------------------

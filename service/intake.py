@@ -4,6 +4,7 @@ Used by the mobile API and by Open311, so both channels give identical results.
 """
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from models import (Category, Device, EventType, IdempotencyRecord, Report, Repo
                     ReportPhoto, db)
 from service import limits, notifications
 from service.answers import validate_answers
-from service.incidents import group_into_incident
+from service.incidents import incident_for_new_report
 from service.photos import PhotoRejected, clean_photo
 from service.references import new_reference
 from service.routing import NoCompetentUnit, OutsideTerritory, route
@@ -123,6 +124,7 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
         message = "Aucune unité n'est compétente pour cette catégorie à cet endroit."
         raise IntakeRejected(message, {"category": [message]})
     decision, commune = placement.decision, placement.commune
+    incident_id = incident_for_new_report(category, submission.lon, submission.lat, now)
 
     report = Report(
         reference=new_reference(), category=category, description=description,
@@ -136,7 +138,7 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
         acknowledge_due_at=now + timedelta(minutes=category.sla_acknowledge_min),
         dispatch_due_at=now + timedelta(minutes=category.sla_dispatch_min),
         resolve_due_at=now + timedelta(minutes=category.sla_resolve_min),
-        updated_at=now,
+        updated_at=now, incident_id=incident_id,
     )
     for photo in photos:
         report.photos.append(ReportPhoto(content_type=photo.content_type, width=photo.width, height=photo.height,
@@ -151,12 +153,11 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
                          data={"commune": commune.insee_code, "fallback_distance_m": decision.fallback_distance_m,
                                "closed_units": [u.id for u in decision.closed_units]})
     db.session.add(routed)
-    incident = group_into_incident(report, submission.lon, submission.lat)
-    if incident is not None:
+    if incident_id is not None:
         db.session.add(ReportEvent(report_id=report.id, type=EventType.MERGED.value, at=now, actor_kind="system",
                                    unit_id=decision.unit.id, citizen_visible=True,
                                    text="Regroupé avec d'autres signalements du même fait.",
-                                   data={"incident_id": incident.id, "automatic": True}))
+                                   data={"incident_id": incident_id, "automatic": True}))
     if submission.contact and any(submission.contact.get(k) for k in ("name", "email", "phone")):
         db.session.add(ReportContact(report_id=report.id, name=submission.contact.get("name"),
                                      email=submission.contact.get("email"), phone=submission.contact.get("phone")))
@@ -164,22 +165,36 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
     limits.flag_if_storm(report, now)  # many reports from one device at one place: held for review
     # One push at intake: "received, handled by X". The other intake events are in the timeline.
     outbox = notifications.queue_for_event(report, routed)
-    try:
-        if submission.idempotency_key:
-            # Last write of the transaction: a concurrent twin blocks here until the first one commits.
-            db.session.add(IdempotencyRecord(scope=submission.idempotency_scope, key=submission.idempotency_key,
-                                             request_hash=submission.fingerprint(), report_id=report.id))
-            db.session.flush()
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent request with the same Idempotency-Key committed first: return its report.
-        db.session.rollback()
-        replay = _replay(submission) if submission.idempotency_key else None
-        if replay is None:
-            raise
-        return replay
-    notifications.dispatch_after_commit(outbox)
+    with _written_rows_kept_loaded():
+        try:
+            if submission.idempotency_key:
+                # Last write of the transaction: a concurrent twin blocks here until the first one commits.
+                db.session.add(IdempotencyRecord(scope=submission.idempotency_scope, key=submission.idempotency_key,
+                                                 request_hash=submission.fingerprint(), report_id=report.id))
+                db.session.flush()
+            db.session.commit()
+        except IntegrityError:
+            # A concurrent request with the same Idempotency-Key committed first: return its report.
+            db.session.rollback()
+            replay = _replay(submission) if submission.idempotency_key else None
+            if replay is None:
+                raise
+            return replay
+        notifications.dispatch_after_commit(outbox)
     return IntakeResult(report, True, EMERGENCY_NOTICE if category.emergency_hint else None)
+
+
+@contextmanager
+def _written_rows_kept_loaded():
+    """Commits that keep the session's objects loaded: the answer shows the report just written, as written,
+    rather than reading it and its unit back (three round trips and an ORM refresh on every intake). The outbox
+    rows' state changes in the database after that (queued, sent) are not read in this request."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True
 
 
 def _replay(submission: ReportSubmission) -> IntakeResult | None:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from models import Device, IdempotencyRecord, Notification, PushToken, Report, ReportContact, ReportEvent, db
+from models import Device, IdempotencyRecord, Incident, Notification, PushToken, Report, ReportContact, ReportEvent, db
 
 NOTRE_DAME = {"lat": 48.8530, "lon": 2.3499}
 
@@ -98,6 +98,18 @@ def test_a_nearby_report_of_the_same_category_joins_an_incident(client):
     assert first["duplicate_of_incident"] is False and second["duplicate_of_incident"] is True
     assert reports[first["reference"]].incident_id == reports[second["reference"]].incident_id is not None
     assert reports[far["reference"]].incident_id is None
+
+    third = client.post("/api/v1/reports", json=report_body(location={"lat": 48.8531, "lon": 2.3500}),
+                        headers=headers).json
+    assert third["duplicate_of_incident"] is True
+    db.session.expire_all()
+    third_report = db.session.execute(select(Report).where(Report.reference == third["reference"])).scalar_one()
+    incident = db.session.get(Incident, third_report.incident_id)
+    assert incident.id == reports[first["reference"]].incident_id
+    assert incident.report_count == 3 and incident.last_report_at == third_report.received_at
+    merged = [e for e in client.get(f"/api/v1/reports/{third['reference']}", headers=headers).json["timeline"]
+              if e["type"] == "merged"]
+    assert len(merged) == 1
 
 
 def test_contact_is_kept_apart_from_the_report(client):
