@@ -1,7 +1,7 @@
 """B5 CSV export of every report: rows/s and peak RSS of the export process, against COPY of the same rows.
 
 The export runs in a process of its own (`python -m bench.b5_export child`) through the code the
-dashboard's /export.csv endpoint streams (service.dashboard.export.csv_stream over a server-side cursor),
+dashboard's /export.csv endpoint streams (service.dashboard.export.csv_stream: COPY … TO STDOUT, cells formatted in SQL),
 writing to a pipe that the parent reads and counts; its peak RSS is the child's ru_maxrss (VmHWM).
 Baseline: `COPY (<the same SELECT>) TO STDOUT WITH CSV` on a raw psycopg connection, bytes counted.
 """
@@ -39,10 +39,9 @@ def child() -> None:
         rows, size = -1, 0  # the header line is not a report
         t0 = time.perf_counter()
         for chunk in csv_stream(_all_reports()):
-            data = chunk.encode("utf-8")
-            size += len(data)
-            rows += chunk.count("\r\n")
-            out.write(data)
+            size += len(chunk)
+            rows += chunk.count(b"\r\n")
+            out.write(chunk)
         out.flush()
         elapsed = time.perf_counter() - t0
     sys.stderr.write(json.dumps({"rows": rows, "bytes": size, "seconds": elapsed, "rss_before_kb": rss_before,
@@ -105,7 +104,7 @@ def profile_export(app, rows: int, lines: int = 60) -> str:
         profiler.start()
         seen = 0
         for chunk in csv_stream(_all_reports()):
-            seen += chunk.count("\r\n")
+            seen += chunk.count(b"\r\n")
             if seen >= rows:
                 break
         profiler.stop()

@@ -15,6 +15,7 @@ scheduled job); aggregates read that table only, so every figure shows the same 
 """
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -325,6 +326,14 @@ def _params(f: IndicatorFilters) -> tuple[str, dict, datetime]:
     return where, params, now
 
 
+def driver_statement(sql: str, params: dict) -> tuple[str, dict]:
+    """`sql` (named `:params`) as the driver's own text and values, for what SQLAlchemy does not run itself:
+    binary reads and COPY. Only the parameters the statement names are passed."""
+    used = {k: v for k, v in params.items() if re.search(rf":{k}\b", sql)}
+    compiled = text(sql).bindparams(**used).compile(dialect=db.engine.dialect)
+    return str(compiled), compiled.params
+
+
 def summary(f: IndicatorFilters) -> dict:
     """Count, median / P90 of every clock, SLA shares, feedback loop, satisfaction, open backlog and its age."""
     where, params, now = _params(f)
@@ -513,19 +522,6 @@ def count_reports(f: IndicatorFilters) -> int:
 def report_rows(f: IndicatorFilters, limit: int = 100, offset: int = 0) -> list[dict]:
     sql, params = report_rows_sql(f, limit=limit, offset=offset)
     return [dict(r) for r in db.session.execute(text(sql), params).mappings()]
-
-
-def iter_report_rows(f: IndicatorFilters, batch: int = 5000):
-    """Stream every report behind the filters through a server-side cursor (constant memory)."""
-    sql, params = report_rows_sql(f, order="c.report_id")
-    # Statement-level options: Connection.execution_options() would leave the whole session streaming.
-    statement = text(sql).execution_options(stream_results=True, max_row_buffer=batch)
-    result = db.session.connection().execute(statement, params)
-    try:
-        for row in result:
-            yield row
-    finally:
-        result.close()
 
 
 def exact_dashboard_data(f: IndicatorFilters) -> dict:

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, text
 
 from models import AuditEntry, Unit, db
-from service.indicators import EXPORT_COLUMNS, refresh_indicator_views
+from service.indicators import EXPORT_COLUMNS, PARIS, refresh_indicator_views
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import make_report
 
@@ -112,6 +112,11 @@ def test_export_respects_the_filters_and_is_audited(client, two_units):
     assert [row["reference"] for row in rows] == [r["b_rodeo"].reference]
     assert rows[0]["acknowledge_min"] == "30.0" and rows[0]["resolve_min"] == "90.0"
     assert rows[0]["dispatch_min"] == "" and rows[0]["outcome_code"] == "patrouille_engagee_rien_constate"
+    # Cells as on screen: local time to the second, oui/non, an unknown verdict left empty.
+    received = r["b_rodeo"].received_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S")
+    assert rows[0]["received_at"] == received and rows[0]["reopened"] == "non"
+    assert rows[0]["resolve_sla"] == "respecte" and rows[0]["dispatch_sla"] == ""
+    assert rows[0]["unit_name"] == two_units["b"].name and rows[0]["feedback_reactivite"] == ""
     start = (TODAY - timedelta(days=400)).isoformat()
     _, rows, _ = _export(client, f"?start={start}&end={TODAY.isoformat()}&category_code=rodeo_motorise")
     assert {row["reference"] for row in rows} == {r["a_rodeo"].reference, r["b_rodeo"].reference,

@@ -1,5 +1,5 @@
 """Pure parts of the indicators: filters, buckets, SLA conditions, formatting, CSV cells, demo mixes."""
-from datetime import date, datetime
+from datetime import date
 from types import SimpleNamespace
 
 import pytest
@@ -91,9 +91,12 @@ def test_percent_and_score():
     assert score(4.25) == "4,25 / 5"
 
 
-def test_csv_cells():
-    assert _cell(None) == "" and _cell(True) == "oui" and _cell(False) == "non"
-    assert _cell(datetime(2026, 3, 2, 9, 5, 7)) == "2026-03-02 09:05:07"
+def test_csv_cells_are_formatted_in_sql():
+    assert _cell("received_at") == "to_char(r.received_at, 'YYYY-MM-DD HH24:MI:SS') AS received_at"
+    assert _cell("reopened") == "CASE WHEN r.reopened THEN 'oui' ELSE 'non' END AS reopened"
+    assert _cell("unit_name").startswith("translate(r.unit_name, ")  # no line break inside a cell
+    assert _cell("acknowledge_sla") == "NULLIF(r.acknowledge_sla, '') AS acknowledge_sla"
+    assert _cell("reference") == "r.reference"
     assert export_filename(IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))) == \
         "proxima-signalements-2026-01-01-2026-01-31.csv"
 
