@@ -4,11 +4,15 @@ Mix per simulated resident: registers once, then mostly polls the status of its 
 a report from a real place (a French city centre, ~1 km jitter) with a real category, sometimes lists its
 reports or checks coverage. Partners read Open311 (services, recent requests). Every non-2xx answer and
 every answer that is not what the API promises is a failure.
+
+Each user acts about once a second at independent, exponentially distributed intervals (Poisson arrivals, as
+independent residents are). A fixed one-second rhythm would keep the users spawned in the same tick in step:
+they would all fire in the same millisecond, every second, and the latencies would measure those bursts.
 """
 import random
 import uuid
 
-from locust import HttpUser, constant_throughput, task
+from locust import HttpUser, task
 
 # (lat, lon) of city centres served by the demo territory, weighted roughly by population.
 PLACES = [((48.8566, 2.3522), 8), ((45.7640, 4.8357), 3), ((43.2965, 5.3698), 3), ((43.6047, 1.4442), 2),
@@ -19,6 +23,11 @@ CATEGORIES = [("nuisance_sonore", 5), ("rodeo_motorise", 3), ("degradation", 3),
               ("depot_sauvage", 2), ("regroupement_genant", 2), ("point_de_deal", 1), ("vehicule_abandonne", 1),
               ("autre", 1)]
 ANSWERS = {"nuisance_sonore": {"source": "logement"}}
+
+
+def poisson_arrivals(user) -> float:
+    """Seconds until the user's next action: exponential with a mean of one second."""
+    return random.expovariate(1.0)
 
 
 def weighted(choices):
@@ -34,7 +43,7 @@ def place() -> dict:
 
 class Resident(HttpUser):
     weight = 9
-    wait_time = constant_throughput(1)
+    wait_time = poisson_arrivals
 
     def on_start(self):
         platform = random.choice(["android", "android", "ios"])
@@ -87,7 +96,7 @@ class Resident(HttpUser):
 
 class Partner(HttpUser):
     weight = 1
-    wait_time = constant_throughput(1)
+    wait_time = poisson_arrivals
 
     @task(1)
     def services(self):

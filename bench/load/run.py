@@ -1,7 +1,7 @@
 """Load test: find the highest rate Proxima sustains for 60 s with p99 < 250 ms and no error.
 
 Starts gunicorn (3 gthread workers × 4 threads, as `make run`) on bench/load/wsgi_load.py, then runs locust
-headless (bench/load/locustfile.py) at increasing numbers of users (each ~1 request/s), 20 s per probe,
+headless (bench/load/locustfile.py) at increasing numbers of users (each ~1 request/s, Poisson arrivals), 30 s per probe,
 stops at the first probe that breaks the target, and confirms the best one for 60 s. Writes
 bench/results/load.md. Usage:
 
@@ -76,9 +76,17 @@ def probe(port: int, users: int, seconds: int, workdir: str) -> dict:
     result = {"users": users, "seconds": seconds, "requests": int(total["Request Count"]),
               "failures": int(total["Failure Count"]), "rps": float(total["Requests/s"]),
               "p50": float(total["50%"] or 0), "p95": float(total["95%"] or 0), "p99": float(total["99%"] or 0),
-              "by_name": by_name}
+              "by_name": by_name, "errors": _failure_messages(prefix + "_failures.csv")}
     result["ok"] = result["failures"] == 0 and result["p99"] < P99_TARGET_MS and result["requests"] > 0
     return result
+
+
+def _failure_messages(path: str) -> list[str]:
+    """What each failure was (locust's failures CSV: request, error, occurrences)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return [f"{row['Method']} {row['Name']} : {row['Error']} (×{row['Occurrences']})" for row in csv.DictReader(fh)]
 
 
 def line(r: dict) -> str:
@@ -111,6 +119,8 @@ def main() -> None:
                 probes.append(result)
                 print(line(result), flush=True)
                 print("   ", {name: r["p99"] for name, r in result["by_name"].items()}, flush=True)
+                for message in result["errors"]:
+                    print("    erreur :", message, flush=True)
                 if not result["ok"]:
                     break
                 best = result
@@ -140,6 +150,10 @@ def write_report(probes: list[dict], confirmed: dict | None) -> None:
         "|---|---|---|---|---|---|---|---|---|",
         *[line(r) for r in probes],
     ]
+    errors = [f"* {r['users']} utilisateurs, {r['seconds']} s — {message}" for r in probes + ([confirmed] if confirmed
+              else []) for message in r.get("errors", [])]
+    if errors:
+        lines += ["", "Erreurs relevées :", "", *errors]
     if confirmed:
         lines += ["", "Confirmation sur 60 s au palier retenu :", "",
                   "| utilisateurs | durée | requêtes | req/s | p50 ms | p95 ms | p99 ms | erreurs | objectif tenu |",
