@@ -2,8 +2,9 @@
 
 Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
 service/indicators.py), serves repeated views from a cache, and the long national views (90 days, 12 months,
-all or one category) from views computed ahead every 10 minutes (service/indicator_snapshots.py). Baselines, computed from the raw
-`report_events` and `reports` rows of the reports matching the filter (filter applied to the raw rows first):
+all or one category) from views computed ahead every 10 minutes (service/indicator_snapshots.py). Baselines,
+computed from the raw `report_events` and `reports` rows of the reports matching the filter (filter applied to
+the raw rows first):
 * for the whole dashboard, the straightforward way: one SQL query per figure (summary, by unit, category,
   week, hour × weekday, outcomes, distribution, communes), each computing the clocks from the raw events;
 * for the report list, the very statements the list runs (captured with SQLAlchemy's

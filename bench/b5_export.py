@@ -1,7 +1,8 @@
 """B5 CSV export of every report: rows/s and peak RSS of the export process, against COPY of the same rows.
 
 The export runs in a process of its own (`python -m bench.b5_export child`) through the code the
-dashboard's /export.csv endpoint streams (service.dashboard.export.csv_stream: COPY … TO STDOUT, cells formatted in SQL),
+dashboard's /export.csv endpoint streams (service.dashboard.export.csv_stream: COPY … TO STDOUT, cells formatted
+in SQL),
 writing to a pipe that the parent reads and counts; its peak RSS is the child's ru_maxrss (VmHWM).
 Baseline: `COPY (<the same SELECT>) TO STDOUT WITH CSV` on a raw psycopg connection, bytes counted.
 """

@@ -1,6 +1,7 @@
 """Provisioning steps that need the app, in one process (loading the app costs seconds): the same CLI commands a
 user would type, `flask db upgrade heads`, `flask data load` and, for `make run`, `flask officer seed-demo`,
-`flask demo generate --if-empty` (a modest history so the dashboard is alive) `flask indicators refresh` and `flask indicators snapshots`.
+`flask demo generate --if-empty` (a modest history so the dashboard is alive), `flask indicators refresh` and
+`flask indicators snapshots`.
 
     bootstrap.py [--seed-demo] [--report FILE]
 

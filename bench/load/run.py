@@ -1,8 +1,8 @@
 """Load test: find the highest rate Proxima sustains for 60 s with p99 < 250 ms and no error.
 
 Starts gunicorn (3 gthread workers × 4 threads, as `make run`) on bench/load/wsgi_load.py, then runs locust
-headless (bench/load/locustfile.py) at increasing numbers of users (each ~1 request/s, Poisson arrivals), 30 s per probe,
-stops at the first probe that breaks the target, and confirms the best one for 60 s. Writes
+headless (bench/load/locustfile.py) at increasing numbers of users (each ~1 request/s, Poisson arrivals),
+30 s per probe, stops at the first probe that breaks the target, and confirms the best one for 60 s. Writes
 bench/results/load.md. Usage:
 
     LOAD_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/proxima_test_hardening \\
@@ -71,7 +71,8 @@ def probe(port: int, users: int, seconds: int, workdir: str) -> dict:
     with open(prefix + "_stats.csv") as fh:
         rows = {row["Name"]: row for row in csv.DictReader(fh)}
     total = rows["Aggregated"]
-    by_name = {name: {"count": int(r["Request Count"]), "p99": float(r["99%"] or 0), "failures": int(r["Failure Count"])}
+    by_name = {name: {"count": int(r["Request Count"]), "p99": float(r["99%"] or 0),
+                      "failures": int(r["Failure Count"])}
                for name, r in rows.items() if name != "Aggregated"}
     result = {"users": users, "seconds": seconds, "requests": int(total["Request Count"]),
               "failures": int(total["Failure Count"]), "rps": float(total["Requests/s"]),
@@ -158,7 +159,8 @@ def write_report(probes: list[dict], confirmed: dict | None) -> None:
         lines += ["", "Confirmation sur 60 s au palier retenu :", "",
                   "| utilisateurs | durée | requêtes | req/s | p50 ms | p95 ms | p99 ms | erreurs | objectif tenu |",
                   "|---|---|---|---|---|---|---|---|---|", line(confirmed), "",
-                  "Par type de requête (confirmation) :", "", "| requête | nombre | p99 ms | erreurs |", "|---|---|---|---|",
+                  "Par type de requête (confirmation) :", "", "| requête | nombre | p99 ms | erreurs |",
+                  "|---|---|---|---|",
                   *[f"| {name} | {r['count']} | {r['p99']:.0f} | {r['failures']} |"
                     for name, r in sorted(confirmed["by_name"].items())]]
         verdict = (f"**Débit soutenu : {confirmed['rps']:.0f} requêtes/s** pendant {confirmed['seconds']} s "

@@ -39,7 +39,8 @@ MULTIPART_DOC = {
 @device_required
 @blp.doc(**MULTIPART_DOC)
 @blp.response(201, ReportCreatedSchema)
-@blp.alt_response(422, schema="Error", description="Invalid report (field messages) or place outside the served territories")
+@blp.alt_response(422, schema="Error",
+                  description="Invalid report (field messages) or place outside the served territories")
 @blp.alt_response(413, schema="Error", description="Body larger than the photos allowed (checked before reading it)")
 def create_report():
     body, photos, location = _read_submission()

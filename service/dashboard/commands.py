@@ -1,4 +1,5 @@
-"""CLI of the indicators: `flask indicators refresh`, `flask indicators snapshots`, `flask demo generate`, `flask territories import`."""
+"""CLI of the indicators: `flask indicators refresh` and `snapshots`, `flask demo generate`,
+`flask territories import`."""
 import json
 import sys
 
