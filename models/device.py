@@ -23,7 +23,8 @@ class Device(db.Model):
     created_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     last_seen_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
-    push_tokens = relationship("PushToken", back_populates="device", lazy="selectin", order_by="PushToken.id")
+    # Loaded when used (intake's outbox, device settings), not with every authenticated request.
+    push_tokens = relationship("PushToken", back_populates="device", lazy="select", order_by="PushToken.id")
 
     __table_args__ = (
         CheckConstraint("platform IN ('android', 'ios', 'web')", name="platform"),

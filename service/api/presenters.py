@@ -71,24 +71,28 @@ def timeline(report: Report, locale: str) -> list[dict]:
 
 def report_dict(report: Report, locale: str) -> dict:
     point = to_shape(report.location)
+    photos, feedback_given = _photos_and_feedback(report)
     body = created_dict(report, None)
     body.update({
         "description": report.description,
         "observed_at": report.observed_at,
         "ongoing": report.ongoing,
         "answers": report.answers,
-        # Counted in SQL: the photos themselves are megabytes the resident's app does not need here.
-        "photos": db.session.execute(db.select(func.count()).select_from(ReportPhoto)
-                                     .where(ReportPhoto.report_id == report.id)).scalar_one(),
+        "photos": photos,
         "location": {"lat": point.y, "lon": point.x, "accuracy_m": report.accuracy_m},
         "timeline": timeline(report, locale),
         # The rule itself lives in the workflow (once, within RESIDENT_REOPEN_DAYS of closure).
         "can_reopen_until": (report.closed_at + timedelta(days=workflow.RESIDENT_REOPEN_DAYS)
                              if workflow.resident_may_reopen(report) else None),
-        "feedback_given": _has_feedback(report),
+        "feedback_given": feedback_given,
     })
     return body
 
 
-def _has_feedback(report: Report) -> bool:
-    return db.session.get(Feedback, report.id) is not None
+def _photos_and_feedback(report: Report) -> tuple[int, bool]:
+    """How many photos (counted in SQL: the photos themselves are megabytes the app does not need here) and
+    whether feedback was given, in one round trip."""
+    photos = db.select(func.count()).select_from(ReportPhoto).where(ReportPhoto.report_id == report.id)
+    feedback = db.select(Feedback.report_id).where(Feedback.report_id == report.id).exists()
+    row = db.session.execute(db.select(photos.scalar_subquery(), feedback)).one()
+    return row[0], bool(row[1])
