@@ -81,10 +81,14 @@ class Frame:
         self.category = category  # index into the category codes (-1: unknown)
         self.outcome = outcome  # 1 + index into the outcome codes, 0: none
         self.by_value = {}
+        self.ordered_values = {}  # the measured values of each clock, in that order (contiguous: fast to gather)
         for clock in CLOCK_FIELDS:
-            values = rows[clock]
+            values = np.ascontiguousarray(rows[clock])
             measured = np.flatnonzero(~np.isnan(values))
-            self.by_value[clock] = measured[np.argsort(values[measured], kind="stable")]
+            # Any order among equal values will do (percentiles only read values): NumPy's default sort is
+            # several times faster than a stable one on floats.
+            self.by_value[clock] = measured[np.argsort(values[measured])]
+            self.ordered_values[clock] = values[self.by_value[clock]]
         flags = rows["flags"]
         scores = rows["feedback"]
         bits = [((flags >> i) & 1).astype(np.int16) for i in range(len(_FLAGS))]
@@ -154,15 +158,13 @@ def measures(frame: Frame, keys: np.ndarray, percentiles=CLOCK_FIELDS, limit: in
 
 def _group_percentiles(frame: Frame, clock: str, groups: np.ndarray, n_groups: int, ps=(0.5, 0.9)) -> list:
     """percentile_cont(p) of the clock within each group (-1: left out): NaN for a group with no value."""
-    by_value = frame.by_value[clock]
-    g = groups[by_value]
+    g = groups[frame.by_value[clock]]
     kept = g >= 0
     g = g[kept]
-    if n_groups == 1:
-        ordered = frame.rows[clock][by_value[kept]]
-    else:
-        # Stable sort by group of rows already in value order: sorted by (group, value).
-        ordered = frame.rows[clock][by_value[kept][np.argsort(g, kind="stable")]]
+    ordered = frame.ordered_values[clock][kept]
+    if n_groups > 1:
+        # Stable sort by group of values already in order: sorted by (group, value).
+        ordered = ordered[np.argsort(g, kind="stable")]
     return _interpolate(ordered, np.bincount(g, minlength=n_groups), ps)
 
 
