@@ -1,7 +1,7 @@
 """Long-period national dashboard views, computed ahead by a job and served as stored.
 
-The live dashboard (service.indicators.dashboard_data) reads every filtered report: about 220 ms for a month of
-national reports on this machine, but seconds for twelve months (1,000,000 reports). Views scoped to a unit tree,
+The live dashboard (service.indicators.dashboard_data) reads every filtered report: about 100 ms for a month of
+national reports on this machine, but 1.5 s for twelve months (1,000,000 reports). Views scoped to a unit tree,
 a département or a territory stay small and are computed live. What is too big to compute on request is the
 national scope over the long periods, with or without one category: those views are materialised in
 `indicator_snapshots` every SNAPSHOT_INTERVAL_S (workers.indicators.refresh_indicator_snapshots, one job per view

@@ -26,7 +26,6 @@ def refresh_indicators() -> dict:
     return result
 
 
-
 @job(queue=DEFAULT, timeout=60, result_ttl=300)
 def refresh_indicator_snapshots() -> int:
     """Queue the computation of every long national view, one job each on the maintenance queue: the worker takes
