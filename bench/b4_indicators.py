@@ -122,20 +122,28 @@ _STRAIGHTFORWARD = {
 def straightforward(f, budget_s: float) -> tuple[float, bool]:
     """The dashboard's figures the straightforward way: one query per figure over clocks computed from the raw
     report_events and reports rows of the filtered reports. Returns (ms, complete); stops at the budget."""
-    from models import db
     from service.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
     raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
     cte = f"WITH c AS (SELECT * FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) "
+    return run_within_budget([(cte + sql, None) for sql in _STRAIGHTFORWARD.values()], budget_s)
+
+
+def run_within_budget(statements: list[tuple[str, dict | None]], budget_s: float) -> tuple[float, bool]:
+    """Run the statements one after the other on a connection of their own; returns (ms, complete). Each gets
+    what is left of the budget as statement_timeout; past it, the figure is the budget (a lower bound)."""
+    from models import db
     elapsed = 0.0
     with db.engine.connect() as conn:
-        for sql in _STRAIGHTFORWARD.values():
+        for statement, params in statements:
             left_ms = int(budget_s * 1000 - elapsed)
             if left_ms <= 0:
                 return elapsed, False
             conn.exec_driver_sql(f"SET statement_timeout = {left_ms}")
             t0 = time.perf_counter()
             try:
-                conn.exec_driver_sql(cte + sql).fetchall()
+                result = conn.exec_driver_sql(statement, params)
+                if result.returns_rows:  # SET LOCAL work_mem … returns none
+                    result.fetchall()
             except Exception as exc:  # statement_timeout: the baseline is at least the budget
                 if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
                     raise
@@ -164,26 +172,7 @@ def capture(func, f) -> tuple[float, list]:
 
 def time_raw(statements, f, budget_s: float) -> tuple[float, bool]:
     """Run the rewritten statements; returns (ms, complete). Stops at the budget (a lower bound then)."""
-    from models import db
-    elapsed = 0.0
-    with db.engine.connect() as conn:
-        for statement, params in statements:
-            left_ms = int(budget_s * 1000 - elapsed)
-            if left_ms <= 0:
-                return elapsed, False
-            conn.exec_driver_sql(f"SET statement_timeout = {left_ms}")
-            t0 = time.perf_counter()
-            try:
-                result = conn.exec_driver_sql(rewrite(statement, f), params)
-                if result.returns_rows:  # SET LOCAL work_mem … returns none
-                    result.fetchall()
-            except Exception as exc:  # statement_timeout: the baseline is at least the budget
-                if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
-                    raise
-                conn.rollback()
-                return budget_s * 1000, False
-            elapsed += (time.perf_counter() - t0) * 1000
-    return elapsed, True
+    return run_within_budget([(rewrite(statement, f), params) for statement, params in statements], budget_s)
 
 
 def _served_from_cache(f, repeats: int) -> float | None:

@@ -1,9 +1,9 @@
 """Load test: find the highest rate Proxima sustains for 60 s with p99 < 250 ms and no error.
 
-Starts gunicorn (3 gthread workers × 4 threads, as `make run`) on bench/load/wsgi_load.py, then runs locust
-headless (bench/load/locustfile.py) at increasing numbers of users (each ~1 request/s, Poisson arrivals),
-30 s per probe, stops at the first probe that breaks the target, and confirms the best one for 60 s. Writes
-bench/results/load.md. Usage:
+Starts gunicorn (3 gthread workers × 4 threads, as `make run`) on bench/wsgi_bench.py (abuse limits out of
+reach, as in every benchmark), then runs locust headless (bench/load/locustfile.py) at increasing numbers of
+users (each ~1 request/s, Poisson arrivals), 30 s per probe, stops at the first probe that breaks the target,
+and confirms the best one for 60 s. Writes bench/results/load.md. Usage:
 
     LOAD_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/proxima_test_hardening \\
     LOAD_REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/load/run.py [--steps 20,40,60] [--confirm-s 60]
@@ -37,7 +37,7 @@ def free_port() -> int:
 def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(VENV / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "3", "--threads", "4",
-         "--worker-class", "gthread", "--timeout", "30", "bench.load.wsgi_load:app"],
+         "--worker-class", "gthread", "--timeout", "30", "bench.wsgi_bench:app"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
