@@ -82,6 +82,8 @@ class ReportClock(db.Model):
     feedback_reactivite: Mapped[int | None] = mapped_column(SmallInteger)
     feedback_courtoisie: Mapped[int | None] = mapped_column(SmallInteger)
     feedback_information: Mapped[int | None] = mapped_column(SmallInteger)
+    # The refresh (IndicatorRefresh.id) that wrote this row: what changed since a refresh is read by this alone.
+    refresh_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
     __table_args__ = (
         Index("ix_indicator_report_clocks_received_at", "received_at"),
@@ -91,6 +93,7 @@ class ReportClock(db.Model):
         Index("ix_indicator_report_clocks_departement", "departement_code"),
         Index("ix_indicator_report_clocks_territories", "territory_ids", postgresql_using="gin"),
         Index("ix_indicator_report_clocks_open", "unit_id", postgresql_where="is_open"),
+        Index("ix_indicator_report_clocks_refresh", "refresh_id"),
     )
 
 
@@ -106,6 +109,8 @@ class IndicatorRefresh(db.Model):
     last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     full: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reports_refreshed: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Rows dropped because their report is gone: readers that keep rows (service.indicator_store) start over.
+    reports_removed: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
 
 

@@ -91,11 +91,12 @@ _CLOCK_COLUMNS = (
     "feedback_information")
 
 
-def _insert_clocks(scope: str, params: dict) -> int:
+def _insert_clocks(scope: str, refresh_id: int) -> int:
     # Stored in reception order: a period filter then reads adjacent pages instead of the whole table.
-    sql = (f"INSERT INTO indicator_report_clocks ({_CLOCK_COLUMNS}) "
-           + _CLOCKS_SELECT.format(scope=scope, open=_OPEN_STATUSES) + " ORDER BY r.received_at")
-    return db.session.execute(text(sql), params).rowcount
+    sql = (f"INSERT INTO indicator_report_clocks (refresh_id, {_CLOCK_COLUMNS}) "
+           f"SELECT CAST(:refresh_id AS int), x.* FROM ({_CLOCKS_SELECT.format(scope=scope, open=_OPEN_STATUSES)}) x "
+           "ORDER BY x.received_at")
+    return db.session.execute(text(sql), {"refresh_id": refresh_id}).rowcount
 
 
 def refresh_indicator_views(full: bool = False) -> dict:
@@ -112,11 +113,15 @@ def refresh_indicator_views(full: bool = False) -> dict:
         s.rollback()
         return {"full": full, "reports": 0, "duration_ms": 0, "skipped": True}
     started_at = s.execute(text("SELECT clock_timestamp()")).scalar_one()
+    # Taken under the lock, so ids follow the order refreshes commit in; each row written carries it
+    # (service.indicator_store reads only the rows of refreshes it has not seen).
+    refresh_id = s.execute(text("SELECT nextval(pg_get_serial_sequence('indicator_refreshes', 'id'))")).scalar_one()
     last = s.execute(text("SELECT last_event_id, started_at FROM indicator_refreshes ORDER BY id DESC LIMIT 1")).first()
     max_event_id = s.execute(text("SELECT coalesce(max(id), 0) FROM report_events")).scalar_one()
     if full or last is None:
         s.execute(text("TRUNCATE indicator_report_clocks"))
-        refreshed = _insert_clocks("TRUE", {})
+        refreshed = _insert_clocks("TRUE", refresh_id)
+        removed = 0
         s.execute(text("ANALYZE indicator_report_clocks"))  # fresh statistics for the dashboard's plans
         full = True
     else:
@@ -134,15 +139,23 @@ def refresh_indicator_views(full: bool = False) -> dict:
         """), {"since": last.started_at - INCREMENTAL_OVERLAP})
         s.execute(text("DELETE FROM indicator_report_clocks "
                        "WHERE report_id IN (SELECT report_id FROM indicator_changed)"))
-        refreshed = _insert_clocks("e.report_id IN (SELECT report_id FROM indicator_changed)", {})
-        s.execute(text("""
+        refreshed = _insert_clocks("e.report_id IN (SELECT report_id FROM indicator_changed)", refresh_id)
+        # Reports gone since the last refresh (deleted, or purged by retention): changed ones not written back,
+        # and any other row left without its report.
+        removed = s.execute(text("""
+            SELECT count(*) FROM indicator_changed ch
+            WHERE NOT EXISTS (SELECT 1 FROM indicator_report_clocks c WHERE c.report_id = ch.report_id)
+        """)).scalar_one()
+        removed += s.execute(text("""
             DELETE FROM indicator_report_clocks c WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.id = c.report_id)
-        """))
+        """)).rowcount
     duration_ms = int((time.monotonic() - started) * 1000)
     s.execute(text("""
-        INSERT INTO indicator_refreshes (started_at, finished_at, last_event_id, "full", reports_refreshed, duration_ms)
-        VALUES (:started_at, clock_timestamp(), :last_event_id, :full, :n, :ms)
-    """), {"started_at": started_at, "last_event_id": max_event_id, "full": full, "n": refreshed, "ms": duration_ms})
+        INSERT INTO indicator_refreshes
+            (id, started_at, finished_at, last_event_id, "full", reports_refreshed, reports_removed, duration_ms)
+        VALUES (:id, :started_at, clock_timestamp(), :last_event_id, :full, :n, :removed, :ms)
+    """), {"id": refresh_id, "started_at": started_at, "last_event_id": max_event_id, "full": full, "n": refreshed,
+           "removed": removed, "ms": duration_ms})
     s.commit()
     return {"full": full, "reports": refreshed, "duration_ms": duration_ms, "skipped": False}
 
@@ -217,6 +230,16 @@ class IndicatorFilters:
         return replace(self, **changes).query_args()
 
 
+def unit_ids(f: IndicatorFilters) -> set[int] | None:
+    """The units whose reports `f` covers (the selected unit's tree, within the viewer's scope); None: all."""
+    units = None
+    if f.unit_id is not None:
+        units = set(unit_descendants(f.unit_id))
+    if f.scope_unit_ids is not None:
+        units = set(f.scope_unit_ids) if units is None else units & set(f.scope_unit_ids)
+    return units
+
+
 def _where(f: IndicatorFilters) -> tuple[str, dict]:
     """SQL condition on `indicator_report_clocks` (alias c) and its parameters."""
     parts, params = ["TRUE"], {}
@@ -226,11 +249,7 @@ def _where(f: IndicatorFilters) -> tuple[str, dict]:
     if f.end:
         parts.append("c.received_at < CAST(:end_excl AS timestamp) AT TIME ZONE 'Europe/Paris'")
         params["end_excl"] = f.end + timedelta(days=1)
-    units = None
-    if f.unit_id is not None:
-        units = set(unit_descendants(f.unit_id))
-    if f.scope_unit_ids is not None:
-        units = set(f.scope_unit_ids) if units is None else units & set(f.scope_unit_ids)
+    units = unit_ids(f)
     if units is not None:
         parts.append("c.unit_id = ANY(:unit_ids)")
         params["unit_ids"] = sorted(units)
@@ -539,53 +558,68 @@ def exact_dashboard_data(f: IndicatorFilters) -> dict:
     }
 
 
-def dashboard_data(f: IndicatorFilters) -> dict:
-    """Everything the dashboard draws, exact, from one read of the filtered reports' packed rows.
+def reference_codes() -> tuple[list[str], list[str]]:
+    """Category and outcome codes, in the order the packed frames index them."""
+    return (list(db.session.scalars(text("SELECT code FROM categories ORDER BY code"))),
+            list(db.session.scalars(text("SELECT code FROM outcome_codes ORDER BY code"))))
 
-    PostgreSQL concatenates the `frame` bytea of the filtered reports, NumPy computes every figure from it
-    (service.indicator_frame), and small queries name the units and place the communes. Same numbers as the
-    per-figure SQL of `exact_dashboard_data` (the tests compare them), several times faster on large sets.
+
+def dashboard_data(f: IndicatorFilters) -> dict:
+    """Everything the dashboard draws, exact, computed in memory from the packed clocks of the filtered reports.
+
+    The packed rows come from the process's store of every report (service.indicator_store) for long views it
+    can filter, else from one read of the filtered reports (PostgreSQL concatenates their `frame` bytea); NumPy
+    computes every figure (service.indicator_frame), and small queries name the units and place the communes.
+    Same numbers as the per-figure SQL of `exact_dashboard_data` (the tests compare them), many times faster.
     """
     from service import indicator_frame as frame
-    where, params, now = _params(f)
-    db.session.execute(text("SET LOCAL jit = off"))  # compiling these expressions costs more than it saves
-    categories = list(db.session.scalars(text("SELECT code FROM categories ORDER BY code")))
-    outcomes = list(db.session.scalars(text("SELECT code FROM outcome_codes ORDER BY code")))
-    data = frame.load(where, params, categories, outcomes, now)
-    rows = data.rows
+    from service import indicator_store
+    categories, outcomes = reference_codes()
+    stored = indicator_store.view(f, categories, outcomes)
+    if stored is not None:
+        data, mask = stored
+    else:
+        where, params, now = _params(f)
+        db.session.execute(text("SET LOCAL jit = off"))  # compiling these expressions costs more than it saves
+        data, mask = frame.load(where, params, categories, outcomes, now), None
+    columns = data.columns
+    view = frame.View(data, mask)
+    keyed = view.keys
 
-    everything = np.zeros(len(rows), dtype=np.int64)
-    summary_row = _finish(frame.measures(data, everything).get(0) or _empty_measures())
-    ages = data.age
+    summary_row = _finish(frame.measures(view, keyed(np.zeros(len(data), dtype=np.int64))).get(0)
+                          or _empty_measures())
+    ages = view.column(data.age)
     age_p50, age_p90 = frame.percentiles(ages)
     summary_row |= {"backlog_age_p50": age_p50, "backlog_age_p90": age_p90,
-                    "backlog_age_max": float(np.nanmax(ages)) if (~np.isnan(ages)).any() else None, "as_of": now}
+                    "backlog_age_max": float(np.nanmax(ages)) if (~np.isnan(ages)).any() else None,
+                    "as_of": data.as_of}
 
     # Unit roll-up: each report counted under the top unit its unit belongs to (none: left out, as in SQL).
     pairs = _rollup_map(f)
-    top_of = np.full(max([p[0] for p in pairs] + [int(rows["unit"].max(initial=0))]) + 1, -1, dtype=np.int64)
+    top_of = np.full(max([p[0] for p in pairs] + [int(columns["unit"].max(initial=0))]) + 1, -1, dtype=np.int64)
     for unit_id, top in pairs:
         top_of[unit_id] = top
-    per_unit = frame.measures(data, top_of[rows["unit"]], limit=30)
-    names = {r.id: r for r in db.session.execute(text("SELECT id, name, code FROM units WHERE id = ANY(:ids)"),
-                                                  {"ids": list(per_unit)})}
+    per_unit = frame.measures(view, keyed(top_of[columns["unit"]]), limit=30)
+    names = {r.id: r for r in db.session.execute(
+        text("SELECT id, name, code FROM units WHERE id = ANY(:ids)"), {"ids": list(per_unit)})}
     units = sorted(({"unit_name": names[k].name, "unit_code": names[k].code, "unit_id": k} | _finish(row)
                     for k, row in per_unit.items()), key=lambda r: (-r["reports"], r["unit_name"]))
 
-    category_keys = data.category
     by_category = sorted(({"key": categories[k]} | _finish(row)
-                          for k, row in frame.measures(data, category_keys).items()),
+                          for k, row in frame.measures(view, keyed(data.category)).items()),
                          key=lambda r: (-r["reports"], r["key"]))
-    week_keys = rows["day"].astype(np.int64) - (rows["how"].astype(np.int64) // 24 - 1)
+    how = columns["how"].astype(np.int64)
+    week_keys = columns["day"].astype(np.int64) - (how // 24 - 1)
     weeks = sorted(({"key": frame.day_of(k)} | _finish(row)
-                    for k, row in frame.measures(data, week_keys, _LIGHT["week"]).items()), key=lambda r: r["key"])
+                    for k, row in frame.measures(view, keyed(week_keys), _LIGHT["week"]).items()),
+                   key=lambda r: r["key"])
     heatmap = sorted(({"isodow": k // 24, "hour": k % 24} | _finish(row)
-                      for k, row in frame.measures(data, rows["how"].astype(np.int64), _LIGHT["hour_dow"]).items()),
+                      for k, row in frame.measures(view, keyed(how), _LIGHT["hour_dow"]).items()),
                      key=lambda r: (r["isodow"], r["hour"]))
-    answered = (rows["flags"] & 1) == 0
-    outcome_keys = np.where(answered, data.outcome, -1)
+    answered = (columns["flags"] & 1) == 0
+    outcome_keys = keyed(np.where(answered, data.outcome, -1))
     outcome_rows = sorted(({"key": outcomes[k - 1] if k else None} | _finish(row)
-                           for k, row in frame.measures(data, outcome_keys, ()).items()),
+                           for k, row in frame.measures(view, outcome_keys, ()).items()),
                           key=lambda r: (-r["reports"], r["key"] is None, r["key"] or ""))
     has_territories = db.session.execute(text("SELECT EXISTS (SELECT 1 FROM territories)")).scalar_one()
     return {
@@ -596,8 +630,8 @@ def dashboard_data(f: IndicatorFilters) -> dict:
         "heatmap": heatmap,
         "outcomes": outcome_rows,
         "territories": breakdown(f, "territory", limit=30) if has_territories else [],
-        "distributions": {clock: frame.distribution(rows[clock], BUCKET_EDGES) for clock in CLOCKS},
-        "communes": frame.commune_points(data, COMMUNE_POINTS_LIMIT),
+        "distributions": {clock: frame.distribution(view, clock) for clock in CLOCKS},
+        "communes": frame.commune_points(view, COMMUNE_POINTS_LIMIT),
     }
 
 

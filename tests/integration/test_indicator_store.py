@@ -1,0 +1,147 @@
+"""Every report's clocks kept in the process (service.indicator_store): same figures as SQL, kept current."""
+import logging
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from models import ReportEvent, db
+from service import indicator_store
+from service.indicators import IndicatorFilters, dashboard_data, exact_dashboard_data, refresh_indicator_views, \
+    unit_descendants
+from tests.integration.indicator_factory import any_unit, make_report
+from tests.integration.test_indicators_aggregates import _same, population  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def store_on(app, monkeypatch):
+    """The store serves every view it can filter, whatever its length."""
+    monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", 0)
+    indicator_store.reset()
+    yield
+    indicator_store.reset()
+
+
+def _categories():
+    return (list(db.session.scalars(text("SELECT code FROM categories ORDER BY code"))),
+            list(db.session.scalars(text("SELECT code FROM outcome_codes ORDER BY code"))))
+
+
+def _same_dashboard(f: IndicatorFilters) -> dict:
+    """dashboard_data(f) as served from the store, checked against one SQL query per figure."""
+    assert indicator_store.view(f, *_categories()) is not None, "the store should serve this view"
+    fast, exact = dashboard_data(f), exact_dashboard_data(f)
+    fast_communes, exact_communes = fast.pop("communes"), exact.pop("communes")
+    _same(sorted(fast_communes, key=lambda c: c["commune_insee"]),
+          sorted(exact_communes, key=lambda c: c["commune_insee"]))
+    _same(fast, exact)
+    return fast
+
+
+@pytest.mark.parametrize("filters", [{}, {"category_code": "degradation"}, {"category_code": "no_such_code"},
+                                     {"start": date(2026, 3, 5), "end": date(2026, 3, 12)},
+                                     {"start": date(2026, 3, 9)}, {"end": date(2026, 3, 9)}])
+def test_store_figures_equal_the_per_figure_queries(population, store_on, filters):  # noqa: F811
+    fast = _same_dashboard(IndicatorFilters(**filters))
+    if filters.get("category_code") == "no_such_code":
+        assert fast["summary"]["reports"] == 0
+    else:
+        assert fast["summary"]["reports"] > 0
+
+
+def test_store_applies_unit_trees_and_the_viewers_scope(population, store_on):  # noqa: F811
+    parent, units = population["parent"], population["units"]
+    fast = _same_dashboard(IndicatorFilters(unit_id=parent, scope_unit_ids=frozenset(unit_descendants(parent))))
+    assert fast["summary"]["reports"] == 60
+    # A supervisor of one unit asking for the parent's tree sees their own unit only.
+    fast = _same_dashboard(IndicatorFilters(unit_id=parent, scope_unit_ids=frozenset({units[0].id})))
+    assert fast["summary"]["reports"] == 30
+    assert [u["unit_id"] for u in fast["units"]] == [units[0].id]
+
+
+def test_store_leaves_short_and_otherwise_filtered_views_to_their_own_read(
+        population, app, monkeypatch):  # noqa: F811
+    categories = _categories()
+    monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", 45)
+    try:
+        assert indicator_store.view(IndicatorFilters(start=date(2026, 3, 1), end=date(2026, 3, 30)),
+                                    *categories) is None
+        assert indicator_store.view(IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 3, 30)),
+                                    *categories) is not None
+        for other in ({"departement_code": "59"}, {"territory_id": 1}, {"hour": 3}, {"open_only": True},
+                      {"sla": "acknowledge:breached"}):
+            assert indicator_store.view(IndicatorFilters(**other), *categories) is None, other
+        monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", -1)
+        assert indicator_store.view(IndicatorFilters(), *categories) is None
+    finally:
+        indicator_store.reset()
+
+
+def test_store_follows_each_refresh_reading_only_what_changed(db_session, store_on, caplog):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    unit = any_unit()
+    answered = make_report(unit, [("acknowledged", 5)], received_at=now - timedelta(days=40))
+    make_report(unit, [("acknowledged", 8), ("resolved", 30), ("closed", 31)], received_at=now - timedelta(days=90))
+    refresh_indicator_views(full=True)
+    f = IndicatorFilters()
+    assert _same_dashboard(f)["summary"]["reports"] == 2
+
+    # A new report and a new step on an existing one: the next refresh rewrites their two rows only.
+    make_report(unit, [("acknowledged", 3)], category_code="nuisance_sonore", received_at=now - timedelta(hours=2))
+    db.session.add(ReportEvent(report_id=answered.id, type="resolved", at=now - timedelta(minutes=5), unit_id=unit.id))
+    db.session.flush()
+    assert refresh_indicator_views()["reports"] == 2
+    with caplog.at_level(logging.INFO, logger="service.indicator_store"):
+        fast = _same_dashboard(f)
+    assert "indicator store updated" in caplog.text and "3 reports" in caplog.text
+    assert fast["summary"]["reports"] == 3 and fast["summary"]["resolve_n"] == 2
+    assert fast["summary"]["as_of"] == db.session.execute(text(
+        "SELECT max(started_at) FROM indicator_refreshes")).scalar_one()
+
+
+def test_store_reads_everything_again_when_a_refresh_removed_reports(db_session, store_on, caplog):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    unit = any_unit("gendarmerie")
+    gone = make_report(unit, [("acknowledged", 5)], received_at=now - timedelta(days=10))
+    make_report(unit, [("acknowledged", 7)], received_at=now - timedelta(days=11))
+    refresh_indicator_views(full=True)
+    assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 2
+
+    db.session.execute(text("DELETE FROM report_events WHERE report_id = :id"), {"id": gone.id})
+    db.session.execute(text("DELETE FROM reports WHERE id = :id"), {"id": gone.id})
+    result = refresh_indicator_views()
+    assert db.session.execute(text("SELECT reports_removed FROM indicator_refreshes ORDER BY id DESC LIMIT 1")
+                              ).scalar_one() == 1, result
+    with caplog.at_level(logging.INFO, logger="service.indicator_store"):
+        assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
+    assert "indicator store loaded" in caplog.text
+
+
+def test_store_starts_over_when_its_refresh_is_gone(db_session, store_on):
+    """A refresh the store read and that no longer exists (rolled back in tests; cleaned up by hand) is not
+    trusted: the store reads everything again."""
+    unit = any_unit()
+    make_report(unit, [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
+    refresh_indicator_views(full=True)
+    assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
+    db.session.execute(text("DELETE FROM indicator_refreshes"))
+    assert indicator_store.view(IndicatorFilters(), *_categories()) is None
+    refresh_indicator_views(full=True)
+    assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
+
+
+def test_store_reads_rows_written_before_refreshes_were_numbered(db_session, store_on):
+    make_report(any_unit(), [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
+    refresh_indicator_views(full=True)
+    db.session.execute(text("UPDATE indicator_report_clocks SET refresh_id = 0"))  # as migration 0009 left them
+    assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
+
+
+def test_store_warm_up_loads_everything_and_is_not_threaded_under_tests(app, db_session, store_on):
+    make_report(any_unit(), [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
+    refresh_indicator_views(full=True)
+    indicator_store.warm_in_background()  # its thread would share the test transaction's one connection
+    assert not indicator_store._warm_started and indicator_store.footprint()["reports"] == 0
+    indicator_store._warm(app)  # what the thread runs
+    footprint = indicator_store.footprint()
+    assert footprint["reports"] == 1 and footprint["bytes"] > 0
