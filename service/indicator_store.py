@@ -54,6 +54,8 @@ def view(f, categories: list[str], outcomes: list[str]) -> tuple[Frame, np.ndarr
         return None
     if f.start is not None and f.end is not None and (f.end - f.start).days + 1 < min_days:
         return None
+    global _last_used
+    _last_used = time.monotonic()
     state = current(categories, outcomes)
     if state is None:
         return None
@@ -139,35 +141,55 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
     return _State(refresh_id, report_id, Frame(columns, category, outcome, as_of), tuple(categories), tuple(outcomes))
 
 
-_warm_started = False
+# Once warmed, a thread keeps the store at the last refresh, so that a view rarely waits for an update; it lets
+# the store go after an hour without a dashboard view (its memory is returned; the next view warms it again).
+FOLLOW_INTERVAL_S = 5
+IDLE_AFTER_S = 3600
+_follower_started = False
+_last_used = 0.0
 
 
 def warm_in_background() -> None:
-    """Load the store in a thread of its own, once per process, so that the first long view need not wait for it
-    (called whenever a dashboard view is served). Not under tests: their one connection cannot be shared by
-    threads."""
-    global _warm_started
+    """Load the store in a thread of its own, once per process, then follow the refreshes (called whenever a
+    dashboard view is served). Not under tests: their one connection cannot be shared by threads."""
+    global _follower_started, _last_used
+    _last_used = time.monotonic()
     app = current_app._get_current_object()
-    if _warm_started or app.testing or app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS) < 0:
+    if _follower_started or app.testing or app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS) < 0:
         return
-    _warm_started = True
-    threading.Thread(target=_warm, args=(app,), name="indicator-store-warm", daemon=True).start()
+    _follower_started = True
+    threading.Thread(target=_follow, args=(app,), name="indicator-store", daemon=True).start()
 
 
-def _warm(app) -> None:
+def _follow(app) -> None:
+    global _follower_started
+    try:
+        while follow_once(app):
+            time.sleep(FOLLOW_INTERVAL_S)
+    finally:
+        _follower_started = False
+
+
+def follow_once(app) -> bool:
+    """Bring the store to the last refresh; False (and the store let go) once no view has used it for a while."""
     from models import db
     from service.indicators import reference_codes
+    if time.monotonic() - _last_used > IDLE_AFTER_S:
+        reset()
+        return False
     with app.app_context():
         try:
+            first = _state is None
             state = current(*reference_codes())
-            if state is not None:
+            if first and state is not None:
                 # One grouping over everything: the allocator keeps the room later views reuse.
                 view = indicator_frame.View(state.frame)
                 indicator_frame.measures(view, view.keys(state.frame.category))
-        except Exception:  # a failed warm-up only costs the first long view its load
-            log.exception("indicator store warm-up failed")
+        except Exception:  # the next view updates the store itself
+            log.exception("indicator store: update failed")
         finally:
             db.session.remove()
+    return True
 
 
 def footprint() -> dict:

@@ -1,5 +1,6 @@
 """Every report's clocks kept in the process (service.indicator_store): same figures as SQL, kept current."""
 import logging
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -137,11 +138,22 @@ def test_store_reads_rows_written_before_refreshes_were_numbered(db_session, sto
     assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
 
 
-def test_store_warm_up_loads_everything_and_is_not_threaded_under_tests(app, db_session, store_on):
-    make_report(any_unit(), [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
+def test_store_follower_loads_follows_and_lets_go_when_unused(app, db_session, store_on, monkeypatch):
+    unit = any_unit()
+    make_report(unit, [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
     refresh_indicator_views(full=True)
     indicator_store.warm_in_background()  # its thread would share the test transaction's one connection
-    assert not indicator_store._warm_started and indicator_store.footprint()["reports"] == 0
-    indicator_store._warm(app)  # what the thread runs
+    assert not indicator_store._follower_started and indicator_store.footprint()["reports"] == 0
+
+    assert indicator_store.follow_once(app)  # what the thread runs every few seconds
+    assert indicator_store.footprint()["reports"] == 1
+    make_report(unit, [("acknowledged", 9)], received_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    refresh_indicator_views()
+    assert indicator_store.follow_once(app)
     footprint = indicator_store.footprint()
-    assert footprint["reports"] == 1 and footprint["bytes"] > 0
+    assert footprint["reports"] == 2 and footprint["bytes"] > 0
+    assert footprint["refresh_id"] == db.session.execute(text("SELECT max(id) FROM indicator_refreshes")).scalar()
+
+    monkeypatch.setattr(indicator_store, "_last_used", time.monotonic() - indicator_store.IDLE_AFTER_S - 1)
+    assert not indicator_store.follow_once(app)
+    assert indicator_store.footprint()["reports"] == 0
