@@ -1,8 +1,10 @@
 """B4 dashboard indicators on the demo history: ms per view and per filter, against straightforward SQL.
 
 Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
-service/indicators.py), serves repeated views from a cache, and the long national views (90 days, 12 months,
-all or one category) from views computed ahead every 10 minutes (service/indicator_snapshots.py). Baselines,
+service/indicators.py), computes views of 45 days or more from every report's clocks kept in the process
+(service/indicator_store.py; its load and update are timed too), serves repeated views from a cache, and the long
+national views (90 days, 12 months, all or one category) from views computed ahead every 10 minutes
+(service/indicator_snapshots.py). Baselines,
 computed from the raw `report_events` and `reports` rows of the reports matching the filter (filter applied to
 the raw rows first):
 * for the whole dashboard, the straightforward way: one SQL query per figure (summary, by unit, category,
@@ -37,6 +39,7 @@ def _filters(today: date) -> list[tuple[str, dict]]:
         filters += [("365 days, everything", IndicatorFilters(**year)),
                     (f"30 days, unit tree of unit {top_parent}", IndicatorFilters(**month, unit_id=top_parent)),
                     (f"365 days, département {top_dep}", IndicatorFilters(**year, departement_code=top_dep)),
+                    (f"365 days, unit tree of unit {top_parent}", IndicatorFilters(**year, unit_id=top_parent)),
                     # A custom window over most of the year is neither small nor computed ahead: the live ceiling.
                     ("custom 200 days ending a month ago, everything",
                      IndicatorFilters(start=today - timedelta(days=229), end=today - timedelta(days=30)))]
@@ -207,6 +210,57 @@ def _served_uncached(f, repeats: int) -> tuple[float | None, bool]:
     return median(times), True
 
 
+def _source(f) -> str:
+    """Where dashboard_data took the view's reports from."""
+    from service import indicator_store
+    from service.indicators import reference_codes
+    if indicator_store.view(f, *reference_codes()) is not None:
+        return "reports kept in the process (indicator_store)"
+    return "the view's reports read from indicator_report_clocks"
+
+
+# Reports touched before the incremental refresh whose store update is timed.
+STORE_UPDATE_REPORTS = 100 if QUICK else 1000
+
+
+def _store_rows(result: BenchResult) -> None:
+    """The in-process store of every report's clocks (service.indicator_store): what loading it costs a process,
+    what following one refresh costs, and its size."""
+    from models import db
+    from service import indicator_store
+    from service.indicators import reference_codes, refresh_indicator_views
+    indicator_store.reset()
+    codes = reference_codes()
+    t0 = time.perf_counter()
+    indicator_store.current(*codes)
+    load_ms = (time.perf_counter() - t0) * 1000
+    size = indicator_store.footprint()
+    result.details["indicator_store"] = {k: str(v) for k, v in size.items()}
+    say(f"  B4: store loaded in {load_ms:.0f} ms: {size['reports']} reports, {size['bytes'] / 1e6:.0f} MB")
+    result.add("store: every report's clocks loaded into one process", load_ms, "ms", "", None, None, "", None,
+               note=f"{size['reports']} reports, {size['bytes'] / 1e6:.0f} MB of arrays; once per process (warmed in "
+                    "a thread when a dashboard is first served)")
+    db.session.remove()
+    # A real incremental refresh of STORE_UPDATE_REPORTS reports: a note on each (notes change no clock), removed
+    # afterwards.
+    db.session.execute(text("""
+        INSERT INTO report_events (report_id, type, at, text)
+        SELECT id, 'note', now(), 'bench: store update' FROM reports ORDER BY random() LIMIT :n
+    """), {"n": STORE_UPDATE_REPORTS})
+    db.session.commit()
+    refreshed = refresh_indicator_views()
+    db.session.execute(text("DELETE FROM report_events WHERE type = 'note' AND text = 'bench: store update'"))
+    db.session.commit()
+    t0 = time.perf_counter()
+    indicator_store.current(*codes)
+    update_ms = (time.perf_counter() - t0) * 1000
+    db.session.remove()
+    say(f"  B4: store updated in {update_ms:.0f} ms after a refresh of {refreshed['reports']} reports")
+    result.add("store: brought up to an incremental refresh", update_ms, "ms", "", None, None, "", None,
+               note=f"{refreshed['reports']} reports rewritten by the refresh (itself {refreshed['duration_ms']} ms); "
+                    "done by the store's follower thread every few seconds, not by a view")
+
+
 def run(app) -> BenchResult:
     result = BenchResult("B4", "Dashboard indicators (service/indicators.py) vs straightforward SQL")
     repeats = 3
@@ -229,6 +283,7 @@ def run(app) -> BenchResult:
         result.add("long national views computed ahead (flask indicators snapshots)", stored_s, "s", "", None, None,
                    "", None, note=f"{stored.get('views')} views (90 days and 12 months, all and each category); "
                                   f"every {SNAPSHOT_INTERVAL_S // 60} min")
+        _store_rows(result)
         views = _views()
         per_filter = {}
         for label, f in _filters(today):
@@ -248,6 +303,7 @@ def run(app) -> BenchResult:
                     raw_ms, complete = time_raw(statements, f, budget)
                     rows[name].update(raw_ms=raw_ms, raw_complete=complete)
                 db.session.remove()
+            rows["whole dashboard (dashboard_data)"]["source"] = _source(f)
             served = _served_from_cache(f, repeats)
             rows["whole dashboard (dashboard_data)"]["served_ms"] = served
             per_filter[label] = rows
@@ -274,18 +330,18 @@ def run(app) -> BenchResult:
                 lower = "" if row["raw_complete"] else f" (baseline stopped at {budget:.0f} s: ratio is a lower bound)"
                 baseline = ("straightforward SQL over raw events" if row is dash
                             else "same statements over raw events")
-                # A view computed ahead is never computed on request: its live figure is for information.
-                ahead = row is dash and from_stored
+                # Judged even for a view computed ahead: it is computed on request when its stored copy is stale.
+                source = f"; {dash['source']}" if row is dash else ""
                 result.add(f"{name} — {label}", row["ms"], "ms", baseline,
-                           row["raw_ms"], r, "info (computed ahead)" if ahead else "< 300 ms and ≥ 10× faster",
-                           None if ahead else row["ms"] < TARGET_MS and r is not None and r >= TARGET_RATIO,
-                           note=f"{row['statements']} statements{lower}")
+                           row["raw_ms"], r, "< 300 ms and ≥ 10× faster",
+                           row["ms"] < TARGET_MS and r is not None and r >= TARGET_RATIO,
+                           note=f"{row['statements']} statements{lower}{source}")
             for name, row in rows.items():
                 if name.startswith("whole") or name.startswith("report list"):
                     continue
-                result.add(f"  part: {name} — {label}", row["ms"], "ms", "", None, None,
-                           "info (computed ahead)" if from_stored else "< 300 ms",
-                           None if from_stored else row["ms"] < TARGET_MS, note=f"{row['statements']} statements")
+                result.add(f"  reference SQL: {name} — {label}", row["ms"], "ms", "", None, None, "info", None,
+                           note=f"{row['statements']} statements; one query per figure, what the tests compare "
+                                "dashboard_data with (not on the dashboard's path)")
             slowest = max((n for n in rows if not n.startswith("whole")), key=lambda n: rows[n]["ms"])
             say(f"  B4: {label}: slowest part {slowest} {rows[slowest]['ms']:.0f} ms")
         result.details["views_ms"] = per_filter
