@@ -175,6 +175,12 @@ class Frame:
         return len(self.columns["day"])
 
 
+def subset(frame: Frame, rows: np.ndarray) -> Frame:
+    """A frame of these rows of `frame` (a row may come more than once), at the same "as of" time."""
+    return Frame({name: column[rows] for name, column in frame.columns.items()}, frame.category[rows],
+                 frame.outcome[rows], frame.as_of)
+
+
 class View:
     """The reports of a Frame one dashboard view covers (every one without a mask), and what each grouping of the
     view reuses: per clock, the covered reports' measured values in order."""

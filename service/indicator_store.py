@@ -12,7 +12,7 @@ views with other filters (commune, département, territory, drill-downs) read th
 The store costs about 150 bytes per report in each process that serves long views (150 MB per million);
 INDICATOR_STORE_MIN_DAYS=-1 turns it off.
 
-    view(f, categories, outcomes) -> (Frame, mask) | None   # None: not for the store; read the rows instead
+    view(f, categories, outcomes) -> StoredView | None   # None: not for the store; read the rows instead
 """
 import logging
 import threading
@@ -40,13 +40,32 @@ class _State:
     frame: Frame
     categories: tuple[str, ...]  # the codes frame.category and frame.outcome index
     outcomes: tuple[str, ...]
+    # Overlay membership, one pair per (report, territory) it lies in: the report's row and the territory id.
+    territory_rows: np.ndarray
+    territory_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoredView:
+    """The store's frame, the reports one view covers (mask), and their overlay memberships."""
+    frame: Frame
+    mask: np.ndarray
+    territory_rows: np.ndarray
+    territory_ids: np.ndarray
+
+    def territory_frame(self) -> tuple[Frame, np.ndarray]:
+        """A frame of one row per (covered report, territory) and the territory id of each row: grouped by id,
+        each territory's measures, a report counted in every territory it lies in."""
+        inside = self.mask[self.territory_rows]
+        return indicator_frame.subset(self.frame, self.territory_rows[inside]), \
+            self.territory_ids[inside].astype(np.int64)
 
 
 _lock = threading.Lock()
 _state: _State | None = None
 
 
-def view(f, categories: list[str], outcomes: list[str]) -> tuple[Frame, np.ndarray] | None:
+def view(f, categories: list[str], outcomes: list[str]) -> StoredView | None:
     """The store's frame and the mask of the reports `f` covers, or None when `f` is not a view for the store
     (short, filtered by something a mask cannot apply, store off) or nothing was ever refreshed."""
     min_days = current_app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS)
@@ -59,7 +78,7 @@ def view(f, categories: list[str], outcomes: list[str]) -> tuple[Frame, np.ndarr
     state = current(categories, outcomes)
     if state is None:
         return None
-    return state.frame, _mask(state, f)
+    return StoredView(state.frame, _mask(state, f), state.territory_rows, state.territory_ids)
 
 
 def _mask(state: _State, f) -> np.ndarray:
@@ -112,12 +131,19 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
     """Read every row (whole) or the rows rewritten after the store's refresh, and build the new state."""
     from models import db
     after = -1 if whole else state.refresh_id  # rows written before migration 0009 carry refresh 0
-    blobs = indicator_frame.fetch_binary("""
+    # One statement, so one snapshot: the rows, and their overlay memberships (the one row without a category).
+    parts = indicator_frame.fetch_binary("""
         SELECT c.category_code, c.outcome_code, string_agg(c.frame, ''), string_agg(int4send(c.report_id), ''),
                max(c.refresh_id)
         FROM indicator_report_clocks c WHERE c.refresh_id > :after
         GROUP BY c.category_code, c.outcome_code
+        UNION ALL
+        SELECT NULL, NULL, string_agg(int4send(t.id), ''), string_agg(int4send(c.report_id), ''), max(c.refresh_id)
+        FROM indicator_report_clocks c CROSS JOIN LATERAL unnest(c.territory_ids) AS t(id)
+        WHERE c.refresh_id > :after
     """, {"after": after})
+    blobs = [part for part in parts if part[0] is not None]
+    pair_territories, pair_reports = next(part for part in parts if part[0] is None)[2:4]
     # The rows may include refreshes committed after `seen` was read (refreshes commit one at a time, in id
     # order): the store is at the newest refresh whose rows it read.
     refresh_id = max([seen] + [row[4] for row in blobs])
@@ -128,17 +154,37 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
     as_of = db.session.execute(text("SELECT started_at FROM indicator_refreshes WHERE id = :id"),
                                {"id": refresh_id}).scalar_one()
     columns, category, outcome = indicator_frame.unpack([row[:3] for row in blobs], categories, outcomes)
-    report_id = (np.concatenate([np.frombuffer(row[3], dtype=">i4") for row in blobs]).astype(np.int32)
-                 if blobs else np.zeros(0, dtype=np.int32))
+    report_id = _ints([row[3] for row in blobs])
+    territory_rows, territory_ids = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
     if not whole:
-        # Rows rewritten by the newer refreshes replace their earlier version.
+        # Rows rewritten by the newer refreshes replace their earlier version, memberships included.
         kept = ~np.isin(state.report_id, report_id)
         old = state.frame
         columns = {name: np.concatenate([old.columns[name][kept], column]) for name, column in columns.items()}
         category = np.concatenate([old.category[kept], category])
         outcome = np.concatenate([old.outcome[kept], outcome])
+        moved_to = (np.cumsum(kept) - 1).astype(np.int32)
+        still = kept[state.territory_rows]
+        territory_rows = moved_to[state.territory_rows[still]]
+        territory_ids = state.territory_ids[still]
         report_id = np.concatenate([state.report_id[kept], report_id])
-    return _State(refresh_id, report_id, Frame(columns, category, outcome, as_of), tuple(categories), tuple(outcomes))
+    # Memberships read: from report id to the row the report now has (read rows come last, in the order read).
+    first_read = len(report_id) - sum(len(row[3]) // 4 for row in blobs)
+    pair_report_id = _ints([pair_reports] if pair_reports else [])
+    if len(pair_report_id):
+        read_ids = report_id[first_read:]
+        row_of = np.full(int(read_ids.max()) + 1, -1, dtype=np.int32)
+        row_of[read_ids] = np.arange(first_read, len(report_id), dtype=np.int32)
+        territory_rows = np.concatenate([territory_rows, row_of[pair_report_id]])
+        territory_ids = np.concatenate([territory_ids, _ints([pair_territories])])
+    return _State(refresh_id, report_id, Frame(columns, category, outcome, as_of), tuple(categories),
+                  tuple(outcomes), territory_rows, territory_ids)
+
+
+def _ints(blobs: list[bytes]) -> np.ndarray:
+    """Concatenated int4send values as native int32."""
+    return (np.concatenate([np.frombuffer(blob, dtype=">i4") for blob in blobs]).astype(np.int32)
+            if blobs else np.zeros(0, dtype=np.int32))
 
 
 # Once warmed, a thread keeps the store at the last refresh, so that a view rarely waits for an update; it lets
@@ -201,7 +247,7 @@ def footprint() -> dict:
     arrays = (list(frame.columns.values()) + list(frame.by_value.values()) + list(frame.ordered_values.values())
               + list(frame.bucket.values())
               + [state.report_id, frame.category, frame.outcome, frame.age, frame.pattern, frame.rated,
-                 frame.score_code])
+                 frame.score_code, state.territory_rows, state.territory_ids])
     return {"refresh_id": state.refresh_id, "reports": len(state.report_id),
             "bytes": sum(a.nbytes for a in arrays), "as_of": frame.as_of}
 

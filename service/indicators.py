@@ -161,14 +161,33 @@ def refresh_indicator_views(full: bool = False) -> dict:
 
 
 def refresh_territories() -> int:
-    """Recompute overlay membership of every materialised report (after a territory import); commits."""
-    count = db.session.execute(text("""
-        UPDATE indicator_report_clocks c SET territory_ids = coalesce(
-            (SELECT array_agg(t.id ORDER BY t.id) FROM territories t WHERE ST_Contains(t.geom, r.location)),
-            '{}'::int[])
-        FROM reports r WHERE r.id = c.report_id
-    """)).rowcount
-    db.session.commit()
+    """Recompute overlay membership of every materialised report (after a territory import); commits; returns how
+    many reports changed territories.
+
+    Recorded as a refresh of the rows it rewrote, with the "as of" time and event position of the last refresh
+    (the clocks themselves are not recomputed), so that what keeps rows (service.indicator_store) follows."""
+    s = db.session
+    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _REFRESH_LOCK_KEY})  # waits for a running refresh
+    last = s.execute(text("SELECT last_event_id, started_at FROM indicator_refreshes ORDER BY id DESC LIMIT 1")).first()
+    if last is None:  # nothing materialised yet: the first refresh computes memberships
+        s.commit()
+        return 0
+    started = time.monotonic()
+    refresh_id = s.execute(text("SELECT nextval(pg_get_serial_sequence('indicator_refreshes', 'id'))")).scalar_one()
+    count = s.execute(text("""
+        UPDATE indicator_report_clocks c SET territory_ids = m.ids, refresh_id = :refresh_id
+        FROM (SELECT r.id, coalesce((SELECT array_agg(t.id ORDER BY t.id) FROM territories t
+                                     WHERE ST_Contains(t.geom, r.location)), '{}'::int[]) AS ids
+              FROM reports r) m
+        WHERE m.id = c.report_id AND c.territory_ids IS DISTINCT FROM m.ids
+    """), {"refresh_id": refresh_id}).rowcount
+    s.execute(text("""
+        INSERT INTO indicator_refreshes
+            (id, started_at, finished_at, last_event_id, "full", reports_refreshed, reports_removed, duration_ms)
+        VALUES (:id, :started_at, clock_timestamp(), :last_event_id, false, :n, 0, :ms)
+    """), {"id": refresh_id, "started_at": last.started_at, "last_event_id": last.last_event_id, "n": count,
+           "ms": int((time.monotonic() - started) * 1000)})
+    s.commit()
     return count
 
 
@@ -473,6 +492,7 @@ def distributions(f: IndicatorFilters) -> dict[str, list[int]]:
 
 
 COMMUNE_POINTS_LIMIT = 3000
+TERRITORY_ROWS = 30
 
 
 def commune_points(f: IndicatorFilters, limit: int = COMMUNE_POINTS_LIMIT) -> list[dict]:
@@ -577,7 +597,7 @@ def dashboard_data(f: IndicatorFilters) -> dict:
     categories, outcomes = reference_codes()
     stored = indicator_store.view(f, categories, outcomes)
     if stored is not None:
-        data, mask = stored
+        data, mask = stored.frame, stored.mask
     else:
         where, params, now = _params(f)
         db.session.execute(text("SET LOCAL jit = off"))  # compiling these expressions costs more than it saves
@@ -629,10 +649,25 @@ def dashboard_data(f: IndicatorFilters) -> dict:
         "weeks": weeks,
         "heatmap": heatmap,
         "outcomes": outcome_rows,
-        "territories": breakdown(f, "territory", limit=30) if has_territories else [],
+        "territories": _territories(f, stored) if has_territories else [],
         "distributions": {clock: frame.distribution(view, clock) for clock in CLOCKS},
         "communes": frame.commune_points(view, COMMUNE_POINTS_LIMIT),
     }
+
+
+def _territories(f: IndicatorFilters, stored) -> list[dict]:
+    """The territory table: from the store's memberships when the view comes from it, else in SQL."""
+    from service import indicator_frame as frame
+    if stored is None:
+        return breakdown(f, "territory", limit=TERRITORY_ROWS)
+    pairs, keys = stored.territory_frame()
+    per_territory = frame.measures(frame.View(pairs), keys)
+    names = dict(db.session.execute(text("SELECT id, name FROM territories WHERE id = ANY(:ids)"),
+                                    {"ids": list(per_territory)}).all())
+    rows = sorted(({"territory_id": k, "territory_name": names[k]} | _finish(row)
+                   for k, row in per_territory.items() if k in names),
+                  key=lambda r: (-r["reports"], r["territory_name"]))
+    return rows[:TERRITORY_ROWS]
 
 
 def _empty_measures() -> dict:

@@ -10,6 +10,7 @@ from models import ReportEvent, db
 from service import indicator_store
 from service.indicators import IndicatorFilters, dashboard_data, exact_dashboard_data, refresh_indicator_views, \
     unit_descendants
+from service.territories import import_territories
 from tests.integration.indicator_factory import any_unit, make_report
 from tests.integration.test_indicators_aggregates import _same, population  # noqa: F401 (fixture)
 
@@ -157,3 +158,33 @@ def test_store_follower_loads_follows_and_lets_go_when_unused(app, db_session, s
     monkeypatch.setattr(indicator_store, "_last_used", time.monotonic() - indicator_store.IDLE_AFTER_S - 1)
     assert not indicator_store.follow_once(app)
     assert indicator_store.footprint()["reports"] == 0
+
+
+def _square(lon: float, lat: float, d: float = 0.0005) -> list:
+    return [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]]
+
+
+def test_store_territory_table_follows_imports_and_overlaps(population, store_on):  # noqa: F811
+    """Memberships come with the rows; a territory import rewrites the rows that changed territories (a refresh
+    at the same "as of" time), which the store follows; a report in two territories counts in both."""
+    f = IndicatorFilters()
+    assert _same_dashboard(f)["territories"] == []
+    first = population["rows"][0]["report"]
+    lon, lat = db.session.execute(text("SELECT ST_X(location), ST_Y(location) FROM reports WHERE id = :id"),
+                                  {"id": first.id}).one()
+    as_of_before = db.session.execute(text("SELECT max(started_at) FROM indicator_refreshes")).scalar_one()
+    import_territories({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "QRR-A", "name": "Quartier A"},
+         "geometry": {"type": "Polygon", "coordinates": _square(lon, lat)}},
+        {"type": "Feature", "properties": {"code": "QRR-B", "name": "Quartier B (chevauche A)"},
+         "geometry": {"type": "Polygon", "coordinates": _square(lon, lat, 0.001)}}]}, kind="qrr")
+    fast = _same_dashboard(f)
+    assert [t["territory_name"] for t in fast["territories"]] == ["Quartier A", "Quartier B (chevauche A)"]
+    assert fast["territories"][0]["reports"] == fast["territories"][1]["reports"] > 0
+    assert fast["summary"]["as_of"] == as_of_before  # memberships changed, not the clocks
+    _same_dashboard(IndicatorFilters(category_code="degradation"))
+    # A new report inside the territories, then an incremental refresh: its membership follows.
+    make_report(population["units"][0], [("acknowledged", 4)], received_at=population["rows"][0]["received"],
+                point=(lon, lat))
+    refresh_indicator_views()
+    assert _same_dashboard(f)["territories"][0]["reports"] == fast["territories"][0]["reports"] + 1
