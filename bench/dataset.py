@@ -6,6 +6,8 @@
   or just off the coast, as real phone fixes do;
 * the demo history (`flask demo generate`, service/demo_data.py) for the dashboard, export and Open311
   benchmarks; it is reused when the database already holds about the wanted number of demo reports;
+* 60 synthetic overlay territories (discs around the largest communes' town halls), so that every dashboard view
+  computes its territory table as a deployment with its quartiers de reconquête républicaine would;
 * ANALYZE afterwards, before any application process starts (plans cached by pooled connections on empty
   tables would scan whole tables on every foreign-key check).
 """
@@ -58,6 +60,33 @@ def ensure_points(n: int) -> int:
             COMMIT;""")
         psql("ANALYZE bench_points")
     return int(psql("SELECT count(*) FROM bench_points"))
+
+
+# Overlay territories like the quartiers de reconquête républicaine: discs of 1.2 km around the town halls of the
+# largest communes (synthetic: no such file ships), imported through `flask territories import`.
+BENCH_TERRITORIES = 60
+
+
+def ensure_territories() -> int:
+    have = int(psql("SELECT count(*) FROM territories WHERE code LIKE 'BENCH-QRR-%'"))
+    if have == BENCH_TERRITORIES:
+        say(f"territories: {have} synthetic overlays already there (reused)")
+        return have
+    with step(f"Importing {BENCH_TERRITORIES} synthetic overlay territories (flask territories import)"):
+        collection = psql(f"""
+            SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(json_build_object(
+                'type', 'Feature',
+                'properties', json_build_object('code', 'BENCH-QRR-' || insee_code,
+                                                'name', 'Quartier de banc d''essai, ' || name),
+                'geometry', ST_AsGeoJSON(ST_Buffer(coalesce(town_hall, ST_PointOnSurface(geom))::geography,
+                                                   1200)::geometry, 6)::json)))
+            FROM (SELECT * FROM communes ORDER BY population DESC NULLS LAST LIMIT {BENCH_TERRITORIES}) c""")
+        path = ROOT / "var" / "bench_territories.geojson"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(collection)
+        subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "territories", "import", str(path), "--kind", "qrr"],
+                       cwd=ROOT, env=app_env(), check=True, stdout=subprocess.DEVNULL)
+    return int(psql("SELECT count(*) FROM territories WHERE code LIKE 'BENCH-QRR-%'"))
 
 
 def demo_report_count() -> int:

@@ -112,6 +112,7 @@ def main() -> int:
             wanted = 100_000 if QUICK else 1_000_000
             if not (QUICK and have >= wanted):
                 dataset.ensure_demo_history(wanted)
+            dataset.ensure_territories()
         dataset.analyze()
     data = dataset.table_counts()
     say("data: " + ", ".join(f"{k} {v}" for k, v in data.items()))
