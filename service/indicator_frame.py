@@ -82,14 +82,30 @@ def unpack(blobs: list[tuple], categories: list[str], outcomes: list[str]) -> tu
     return columns, category, outcome
 
 
-def load(where: str, params: dict, categories: list[str], outcomes: list[str], as_of: datetime) -> "Frame":
-    """The filtered reports' packed rows, concatenated by PostgreSQL (one blob per category and outcome)."""
-    blobs = fetch_binary(f"""
-        SELECT c.category_code, c.outcome_code, string_agg(c.frame, '')
+def load(where: str, params: dict, categories: list[str], outcomes: list[str], as_of: datetime,
+         territories: bool = False) -> tuple["Frame", tuple["Frame", np.ndarray] | None]:
+    """The filtered reports' packed rows, concatenated by PostgreSQL (one blob per category and outcome), and with
+    `territories`, in the same statement, the rows again once per overlay territory they lie in: a frame of
+    (report, territory) rows and the territory id of each."""
+    sql = f"""
+        SELECT c.category_code, c.outcome_code, string_agg(c.frame, ''), NULL::int
         FROM indicator_report_clocks c WHERE {where}
         GROUP BY c.category_code, c.outcome_code
-    """, params)
-    return Frame(*unpack(blobs, categories, outcomes), as_of)
+    """
+    if territories:
+        sql += f"""
+            UNION ALL
+            SELECT c.category_code, c.outcome_code, string_agg(c.frame, ''), t.id
+            FROM indicator_report_clocks c CROSS JOIN LATERAL unnest(c.territory_ids) AS t(id) WHERE {where}
+            GROUP BY t.id, c.category_code, c.outcome_code
+        """
+    blobs = fetch_binary(sql, params)
+    frame = Frame(*unpack([b[:3] for b in blobs if b[3] is None], categories, outcomes), as_of)
+    if not territories:
+        return frame, None
+    pairs = [b for b in blobs if b[3] is not None]
+    keys = np.repeat(np.array([b[3] for b in pairs], dtype=np.int64), [len(b[2]) // _ROW.itemsize for b in pairs])
+    return frame, (Frame(*unpack([b[:3] for b in pairs], categories, outcomes), as_of), keys)
 
 
 def _value(x) -> float | None:

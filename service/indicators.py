@@ -595,13 +595,15 @@ def dashboard_data(f: IndicatorFilters) -> dict:
     from service import indicator_frame as frame
     from service import indicator_store
     categories, outcomes = reference_codes()
+    has_territories = db.session.execute(text("SELECT EXISTS (SELECT 1 FROM territories)")).scalar_one()
     stored = indicator_store.view(f, categories, outcomes)
     if stored is not None:
         data, mask = stored.frame, stored.mask
+        by_territory = stored.territory_frame() if has_territories else None
     else:
         where, params, now = _params(f)
         db.session.execute(text("SET LOCAL jit = off"))  # compiling these expressions costs more than it saves
-        data, mask = frame.load(where, params, categories, outcomes, now), None
+        (data, by_territory), mask = frame.load(where, params, categories, outcomes, now, has_territories), None
     columns = data.columns
     view = frame.View(data, mask)
     keyed = view.keys
@@ -641,7 +643,6 @@ def dashboard_data(f: IndicatorFilters) -> dict:
     outcome_rows = sorted(({"key": outcomes[k - 1] if k else None} | _finish(row)
                            for k, row in frame.measures(view, outcome_keys, ()).items()),
                           key=lambda r: (-r["reports"], r["key"] is None, r["key"] or ""))
-    has_territories = db.session.execute(text("SELECT EXISTS (SELECT 1 FROM territories)")).scalar_one()
     return {
         "summary": summary_row,
         "units": units,
@@ -649,18 +650,15 @@ def dashboard_data(f: IndicatorFilters) -> dict:
         "weeks": weeks,
         "heatmap": heatmap,
         "outcomes": outcome_rows,
-        "territories": _territories(f, stored) if has_territories else [],
+        "territories": _territories(*by_territory) if by_territory is not None else [],
         "distributions": {clock: frame.distribution(view, clock) for clock in CLOCKS},
         "communes": frame.commune_points(view, COMMUNE_POINTS_LIMIT),
     }
 
 
-def _territories(f: IndicatorFilters, stored) -> list[dict]:
-    """The territory table: from the store's memberships when the view comes from it, else in SQL."""
+def _territories(pairs, keys: np.ndarray) -> list[dict]:
+    """The territory table (the 30 with most reports) from a frame of one row per (report, territory) in view."""
     from service import indicator_frame as frame
-    if stored is None:
-        return breakdown(f, "territory", limit=TERRITORY_ROWS)
-    pairs, keys = stored.territory_frame()
     per_territory = frame.measures(frame.View(pairs), keys)
     names = dict(db.session.execute(text("SELECT id, name FROM territories WHERE id = ANY(:ids)"),
                                     {"ids": list(per_territory)}).all())

@@ -36,6 +36,7 @@ class UnitCandidate:
     service_hours: dict | None
     area: float
     distance_m: float = 0.0
+    synthetic: bool = False  # a demo unit (the API and the console say so)
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,15 @@ def _reason(unit: UnitCandidate, closed: list[UnitCandidate], at: datetime) -> s
 # --- Feeding the decision from PostGIS -------------------------------------------------------------
 
 _UNITS_AT = text("""
-    SELECT id, name, kind, categories, service_hours, ST_Area(jurisdiction) AS area, 0.0 AS distance_m
+    SELECT id, name, kind, categories, service_hours, ST_Area(jurisdiction) AS area, 0.0 AS distance_m, synthetic
     FROM units
     WHERE receives_reports AND active AND ST_Intersects(jurisdiction, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
 """)
 
 # Nearest jurisdictions by bounding box (KNN on the GiST index), then exact geodesic distance.
 _UNITS_NEAR = text("""
-    SELECT id, name, kind, categories, service_hours, area, distance_m FROM (
-        SELECT id, name, kind, categories, service_hours, ST_Area(jurisdiction) AS area,
+    SELECT id, name, kind, categories, service_hours, area, distance_m, synthetic FROM (
+        SELECT id, name, kind, categories, service_hours, synthetic, ST_Area(jurisdiction) AS area,
                ST_Distance(jurisdiction::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS distance_m
         FROM units WHERE receives_reports AND active
         ORDER BY jurisdiction <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 12
@@ -128,7 +129,7 @@ _COMMUNE_NEAR = text("""
 
 def _candidate(row) -> UnitCandidate:
     return UnitCandidate(row.id, row.name, row.kind, tuple(row.categories) if row.categories is not None else None,
-                         row.service_hours, row.area, float(row.distance_m))
+                         row.service_hours, row.area, float(row.distance_m), row.synthetic)
 
 
 def _index():
@@ -147,7 +148,7 @@ def units_at(lon: float, lat: float, max_fallback_m: float) -> list[UnitCandidat
     if index is not None:
         hits = index.units_at(lon, lat)
         if hits:
-            return [UnitCandidate(r[0], r[1], r[2], tuple(r[3]) if r[3] is not None else None, r[4], r[5], 0.0)
+            return [UnitCandidate(r[0], r[1], r[2], tuple(r[3]) if r[3] is not None else None, r[4], r[5], 0.0, r[6])
                     for r in hits]
     else:
         rows = db.session.execute(_UNITS_AT, {"lon": lon, "lat": lat}).all()

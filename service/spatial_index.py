@@ -36,7 +36,8 @@ class SpatialIndex:
         self._communes = None
 
     def units_at(self, lon: float, lat: float) -> list[tuple]:
-        """Rows (id, name, kind, categories, service_hours, area) of units whose jurisdiction holds the point."""
+        """Rows (id, name, kind, categories, service_hours, area, synthetic) of units whose jurisdiction holds
+        the point."""
         units = self._fresh()[0]
         rows = units["rows"]
         return [rows[i] for i in _hits(units, lon, lat)]
@@ -62,11 +63,11 @@ class SpatialIndex:
     @staticmethod
     def _load():
         unit_rows = db.session.execute(text(
-            "SELECT id, name, kind, categories, service_hours, ST_Area(jurisdiction), ST_AsBinary(jurisdiction) "
-            "FROM units WHERE receives_reports AND active ORDER BY id")).all()
+            "SELECT id, name, kind, categories, service_hours, ST_Area(jurisdiction), synthetic, "
+            "ST_AsBinary(jurisdiction) FROM units WHERE receives_reports AND active ORDER BY id")).all()
         commune_rows = db.session.execute(text(
             "SELECT insee_code, name, departement_code, ST_AsBinary(geom) FROM communes ORDER BY insee_code")).all()
-        return _grid([r[:6] for r in unit_rows], [r[6] for r in unit_rows]), \
+        return _grid([r[:7] for r in unit_rows], [r[7] for r in unit_rows]), \
             _grid([r[:3] for r in commune_rows], [r[3] for r in commune_rows])
 
 

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from flask_smorest import abort
 
-from models import Category, Unit, db
+from models import Category, db
 from service.api.blueprint import ApiBlueprint
 from service.api.presenters import unit_dict
 from service.api.schemas import CoverageQuerySchema, CoverageSchema
@@ -28,8 +28,7 @@ def coverage(query):
     except NoCompetentUnit:
         abort(422, message="Aucune unité compétente ici pour cette catégorie.",
               errors={"query": {"category": ["Aucune unité compétente ici pour cette catégorie."]}})
-    unit = db.session.get(Unit, placement.decision.unit.id)
     commune = placement.commune
     return {"commune": {"insee_code": commune.insee_code, "name": commune.name,
                         "departement_code": commune.departement_code},
-            "unit": unit_dict(unit), "reason": placement.decision.reason}
+            "unit": unit_dict(placement.decision.unit), "reason": placement.decision.reason}

@@ -296,7 +296,7 @@ def test_categories_and_coverage(client):
     coverage = client.get("/api/v1/coverage?lat=45.7578&lon=4.8320&category=rodeo_motorise")
     assert coverage.status_code == 200
     assert coverage.json["commune"]["insee_code"] == "69382"
-    assert coverage.json["unit"]["kind"] == "police_nationale"
+    assert coverage.json["unit"]["kind"] == "police_nationale" and coverage.json["unit"]["synthetic"] is True
     assert client.get("/api/v1/coverage?lat=46&lon=-5").status_code == 422
     assert client.get("/api/v1/coverage?lat=200&lon=2").status_code == 422
 

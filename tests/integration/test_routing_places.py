@@ -78,9 +78,9 @@ def test_in_memory_index_agrees_with_postgis_on_realistic_points(app, db_session
     disagreements = []
     for lon, lat in points:
         app.config["ROUTING_INDEX"] = "memory"
-        memory = ({u.id for u in units_at(lon, lat, 2000)}, commune_at(lon, lat, 2000))
+        memory = ({(u.id, u.kind, u.synthetic) for u in units_at(lon, lat, 2000)}, commune_at(lon, lat, 2000))
         app.config["ROUTING_INDEX"] = "sql"
-        sql = ({u.id for u in units_at(lon, lat, 2000)}, commune_at(lon, lat, 2000))
+        sql = ({(u.id, u.kind, u.synthetic) for u in units_at(lon, lat, 2000)}, commune_at(lon, lat, 2000))
         if memory != sql:
             disagreements.append((lon, lat, memory, sql))
     app.config["ROUTING_INDEX"] = "memory"
