@@ -73,9 +73,9 @@ def unpack(blobs: list[tuple], categories: list[str], outcomes: list[str]) -> tu
     """(category code, outcome code, concatenated frames) blobs → native columns, category and outcome indexes."""
     category_index = {code: i for i, code in enumerate(categories)}
     outcome_index = {code: i + 1 for i, code in enumerate(outcomes)}  # 0: no outcome
-    parts = [np.frombuffer(blob, dtype=_ROW) for _, _, blob in blobs]
-    rows = np.concatenate(parts) if parts else np.zeros(0, dtype=_ROW)
-    sizes = [len(part) for part in parts]
+    # One buffer, one view of it: concatenating many structured arrays costs NumPy a dtype promotion per part.
+    rows = np.frombuffer(b"".join(blob for _, _, blob in blobs), dtype=_ROW)
+    sizes = [len(blob) // _ROW.itemsize for _, _, blob in blobs]
     category = np.repeat(np.array([category_index.get(c, -1) for c, _, _ in blobs], dtype=np.int16), sizes)
     outcome = np.repeat(np.array([outcome_index.get(o, 0) for _, o, _ in blobs], dtype=np.int16), sizes)
     columns = {name: rows[name].astype(rows.dtype[name].newbyteorder("=")) for name in rows.dtype.names}
@@ -83,29 +83,44 @@ def unpack(blobs: list[tuple], categories: list[str], outcomes: list[str]) -> tu
 
 
 def load(where: str, params: dict, categories: list[str], outcomes: list[str], as_of: datetime,
-         territories: bool = False) -> tuple["Frame", tuple["Frame", np.ndarray] | None]:
+         territories: bool = False) -> tuple["Frame", tuple[np.ndarray, np.ndarray] | None]:
     """The filtered reports' packed rows, concatenated by PostgreSQL (one blob per category and outcome), and with
-    `territories`, in the same statement, the rows again once per overlay territory they lie in: a frame of
-    (report, territory) rows and the territory id of each."""
-    sql = f"""
-        SELECT c.category_code, c.outcome_code, string_agg(c.frame, ''), NULL::int
+    `territories`, from the same scan, their overlay memberships: (row, territory id) pairs."""
+    if not territories:
+        blobs = fetch_binary(f"""
+            SELECT c.category_code, c.outcome_code, string_agg(c.frame, '')
+            FROM indicator_report_clocks c WHERE {where}
+            GROUP BY c.category_code, c.outcome_code
+        """, params)
+        return Frame(*unpack(blobs, categories, outcomes), as_of), None
+    # Memberships as (report id, territory id) pairs, only for the few reports in some territory; every row's
+    # report id, in the order of the frames, says which row a pair is about.
+    blobs = fetch_binary(f"""
+        SELECT c.category_code, c.outcome_code, string_agg(c.frame, ''), string_agg(int4send(c.report_id), ''),
+               string_agg(CASE WHEN c.territory_ids <> '{{}}' THEN (
+                   SELECT string_agg(int4send(c.report_id) || int4send(t.id), '') FROM unnest(c.territory_ids) AS t(id)
+               ) END, '')
         FROM indicator_report_clocks c WHERE {where}
         GROUP BY c.category_code, c.outcome_code
-    """
-    if territories:
-        sql += f"""
-            UNION ALL
-            SELECT c.category_code, c.outcome_code, string_agg(c.frame, ''), t.id
-            FROM indicator_report_clocks c CROSS JOIN LATERAL unnest(c.territory_ids) AS t(id) WHERE {where}
-            GROUP BY t.id, c.category_code, c.outcome_code
-        """
-    blobs = fetch_binary(sql, params)
-    frame = Frame(*unpack([b[:3] for b in blobs if b[3] is None], categories, outcomes), as_of)
-    if not territories:
-        return frame, None
-    pairs = [b for b in blobs if b[3] is not None]
-    keys = np.repeat(np.array([b[3] for b in pairs], dtype=np.int64), [len(b[2]) // _ROW.itemsize for b in pairs])
-    return frame, (Frame(*unpack([b[:3] for b in pairs], categories, outcomes), as_of), keys)
+    """, params)
+    frame = Frame(*unpack([b[:3] for b in blobs], categories, outcomes), as_of)
+    report_id = np.frombuffer(b"".join(b[3] for b in blobs), dtype=">i4").astype(np.int64)
+    pairs = np.frombuffer(b"".join(b[4] for b in blobs if b[4]), dtype=">i4").astype(np.int64).reshape(-1, 2)
+    if not len(pairs):
+        return frame, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    row_of = np.full(int(report_id.max()) + 1, -1, dtype=np.int64)
+    row_of[report_id] = np.arange(len(report_id))
+    return frame, (row_of[pairs[:, 0]], pairs[:, 1])
+
+
+def territory_frame(frame: "Frame", rows: np.ndarray, ids: np.ndarray,
+                    mask: np.ndarray | None = None) -> tuple["Frame", np.ndarray]:
+    """From (row, territory id) membership pairs: a frame of one row per (report in `mask`, territory) and the
+    territory id of each row. Grouped by id, each territory's measures; a report counts in every territory."""
+    if mask is not None:
+        inside = mask[rows]
+        rows, ids = rows[inside], ids[inside]
+    return subset(frame, rows), ids.astype(np.int64)
 
 
 def _value(x) -> float | None:

@@ -47,18 +47,12 @@ class _State:
 
 @dataclass(frozen=True)
 class StoredView:
-    """The store's frame, the reports one view covers (mask), and their overlay memberships."""
+    """The store's frame, the reports one view covers (mask), and every report's overlay memberships (rows of the
+    frame and territory ids; the mask applies to them too)."""
     frame: Frame
     mask: np.ndarray
     territory_rows: np.ndarray
     territory_ids: np.ndarray
-
-    def territory_frame(self) -> tuple[Frame, np.ndarray]:
-        """A frame of one row per (covered report, territory) and the territory id of each row: grouped by id,
-        each territory's measures, a report counted in every territory it lies in."""
-        inside = self.mask[self.territory_rows]
-        return indicator_frame.subset(self.frame, self.territory_rows[inside]), \
-            self.territory_ids[inside].astype(np.int64)
 
 
 _lock = threading.Lock()

@@ -599,11 +599,11 @@ def dashboard_data(f: IndicatorFilters) -> dict:
     stored = indicator_store.view(f, categories, outcomes)
     if stored is not None:
         data, mask = stored.frame, stored.mask
-        by_territory = stored.territory_frame() if has_territories else None
+        memberships = (stored.territory_rows, stored.territory_ids)
     else:
         where, params, now = _params(f)
         db.session.execute(text("SET LOCAL jit = off"))  # compiling these expressions costs more than it saves
-        (data, by_territory), mask = frame.load(where, params, categories, outcomes, now, has_territories), None
+        (data, memberships), mask = frame.load(where, params, categories, outcomes, now, has_territories), None
     columns = data.columns
     view = frame.View(data, mask)
     keyed = view.keys
@@ -650,7 +650,7 @@ def dashboard_data(f: IndicatorFilters) -> dict:
         "weeks": weeks,
         "heatmap": heatmap,
         "outcomes": outcome_rows,
-        "territories": _territories(*by_territory) if by_territory is not None else [],
+        "territories": _territories(*frame.territory_frame(data, *memberships, mask)) if has_territories else [],
         "distributions": {clock: frame.distribution(view, clock) for clock in CLOCKS},
         "communes": frame.commune_points(view, COMMUNE_POINTS_LIMIT),
     }
