@@ -48,6 +48,10 @@ class Notification(db.Model):
 
     report = relationship("Report")
 
+    # Not a column: set when the row is written already `queued` for dispatch_after_commit (service/notifications.py)
+    # to enqueue its job once the transaction has committed.
+    handed_to_queue = False
+
     __table_args__ = (
         CheckConstraint(
             "state IN ('pending', 'queued', 'sending', 'retrying', 'sent', 'logged', 'failed', "

@@ -5,7 +5,12 @@ Interface used by intake and workflow:
   dispatch_after_commit(notifications) -> None           # best-effort enqueue after commit; the relay covers failures
 
 One row per active push token of the reporting device, rendered in the device's locale when the event
-is written. A row that must wait for the end of the device's quiet hours gets `not_before` at that time.
+is written. A row that must wait for the end of the device's quiet hours gets `not_before` at that time and
+is left `pending` for the relay. A row due now is written already `queued` when a job queue is configured, and
+dispatch_after_commit enqueues its job right after the commit: no second transaction on the request's path. If the
+enqueue fails the row goes back to `pending` at once; if the process dies between the commit and the enqueue, the
+relay enqueues the row again after its requeue delay (workers/outbox.py, REQUEUE_AFTER_S), as for a job lost by
+Redis.
 """
 import logging
 from datetime import datetime, time, timedelta, timezone
@@ -55,36 +60,28 @@ def queue_for_report(report: Report, kind: str, event: ReportEvent | None = None
         if not urgent and preferences.get("quiet_hours"):
             # Minute-grained window: the process clock will do, and spares a round trip on every intake.
             not_before = quiet_hours_end(preferences["quiet_hours"], datetime.now(timezone.utc))
+        hand_off = not_before is None and current_app.extensions.get(DISPATCHER) is not None
         rows = [Notification(**common, push_token_id=token.id,
-                             **({"not_before": not_before} if not_before else {})) for token in tokens]
+                             **({"not_before": not_before} if not_before else {}),
+                             **({"state": NotificationState.QUEUED.value} if hand_off else {})) for token in tokens]
+        for row in rows:
+            row.handed_to_queue = hand_off
     db.session.add_all(rows)
     return rows
 
 
 def dispatch_after_commit(notifications: list[Notification]) -> None:
-    """Hand the committed rows that are due now to the job queue; failures are logged, the relay retries."""
-    ids = [key[0] for key in (inspect(n).identity for n in notifications) if key]
+    """Enqueue the jobs of the committed rows written `queued`; on failure they go back to `pending` for the relay."""
+    # Identities only: reading attributes of rows expired by the commit would cost a query each.
+    ids = [key[0] for key in (inspect(n).identity for n in notifications if n.handed_to_queue) if key]
     if not ids:
         return
     dispatcher = current_app.extensions.get(DISPATCHER)
-    if dispatcher is None:
-        return
-    due = []
     try:
-        # Marked queued like the relay does, so the relay does not enqueue them a second time.
-        due = db.session.execute(
-            update(Notification).where(
-                Notification.id.in_(ids), Notification.state == NotificationState.PENDING.value,
-                Notification.not_before <= func.now())
-            .values(state=NotificationState.QUEUED.value, updated_at=func.now())
-            .returning(Notification.id, Notification.attempts)).all()
-        db.session.commit()
-        if due:
-            dispatcher([(row.id, row.attempts) for row in due])
+        dispatcher([(nid, 0) for nid in ids])  # rows just written: no attempt yet
     except Exception as exc:  # Redis down, timeout…: the rows are committed, the relay will pick them up
-        db.session.rollback()
         log.warning("envoi différé des notifications %s au relais : %s", ids, exc)
-        _hand_back([row.id for row in due])
+        _hand_back(ids)
 
 
 def _hand_back(ids: list[int]) -> None:

@@ -141,8 +141,10 @@ def test_flask_worker_with_scheduler_relays_reminds_and_delivers(push_app, push_
     report = make_report(device=make_device(tokens=("tok-cron",)),
                          acknowledge_due_at=NOW() - timedelta(minutes=5))
     from service import notifications
-    notifications.queue_for_event(report, add_event(report, "routed"))
-    db.session.commit()  # no dispatch_after_commit: only the periodic relay can send it
+    rows = notifications.queue_for_event(report, add_event(report, "routed"))
+    db.session.commit()
+    # No dispatch_after_commit: its enqueue failed, the row is back to pending and only the periodic relay can send it.
+    notifications._hand_back([row.id for row in rows])
 
     worker = worker_process(fcm_server, fcm_credentials, "--with-scheduler", OUTBOX_RELAY_INTERVAL_S=1)
     try:

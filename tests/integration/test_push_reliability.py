@@ -127,8 +127,11 @@ def test_concurrent_relays_and_workers_send_each_row_exactly_once(push_app, push
         report = make_report(device=make_device(tokens=(f"tok-a{i}", f"tok-b{i}")))
         all_rows += notifications.queue_for_event(report, add_event(report, "dispatched"))
     db.session.commit()
-    # Half of them got the immediate enqueue after commit (they are `queued` now, the relays skip them).
+    # Written `queued`: half of them get their immediate enqueue after commit (the relays skip them); the other
+    # half's enqueue failed and they went back to `pending`, for the relays.
+    assert all(row.handed_to_queue for row in all_rows)
     notifications.dispatch_after_commit(all_rows[::2])
+    notifications._hand_back([row.id for row in all_rows[1::2]])
 
     barrier = threading.Barrier(2)
     results, errors = [], []
@@ -180,3 +183,35 @@ def test_a_retry_lost_with_redis_is_picked_up_by_the_relay(push_app, push_db, fc
     work(push_app)
     assert states() == ["sent"]
     assert [m.status for m in fcm_server.sent_to("tok-lost")] == [429, 200]
+
+
+def test_rows_due_now_are_written_queued_and_a_lost_hand_off_is_relayed(push_app, push_db, fcm_server):
+    """No second transaction after the event's commit: a row due now is written `queued` and its job enqueued
+    right after the commit; a row in quiet hours waits `pending` for the relay; a row written `queued` whose job
+    never came (the process died before enqueuing) is enqueued again by the relay after its requeue delay."""
+    from workers.outbox import REQUEUE_AFTER_S
+    from datetime import datetime, timedelta
+    now = datetime.now(notifications.PARIS)
+    night = {"quiet_hours": {"start": (now - timedelta(hours=1)).strftime("%H:%M"),
+                             "end": (now + timedelta(hours=1)).strftime("%H:%M")}}  # now is inside
+    due = make_report(device=make_device(tokens=("tok-due",)))
+    quiet = make_report(device=make_device(tokens=("tok-quiet",), preferences=night))
+    lost = make_report(device=make_device(tokens=("tok-lost",)))
+    due_rows = notifications.queue_for_event(due, add_event(due, "dispatched"))
+    quiet_rows = notifications.queue_for_event(quiet, add_event(quiet, "dispatched"))
+    lost_rows = notifications.queue_for_event(lost, add_event(lost, "dispatched"))
+    db.session.commit()
+    assert [r.handed_to_queue for r in due_rows + quiet_rows + lost_rows] == [True, False, True]
+    assert states(due.id, quiet.id, lost.id) == ["queued", "pending", "queued"]
+
+    notifications.dispatch_after_commit(due_rows + quiet_rows)  # the lost row's process died before this
+    work(push_app, with_scheduler=False)
+    assert [m.token for m in fcm_server.messages] == ["tok-due"]
+    assert relay().enqueued == 0  # the lost row is young: its job may still be on its way
+    db.session.execute(update(Notification).where(Notification.id == lost_rows[0].id).values(
+        updated_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, REQUEUE_AFTER_S + 1)))
+    db.session.commit()
+    assert relay().enqueued == 1
+    work(push_app, with_scheduler=False)
+    assert sorted(m.token for m in fcm_server.messages) == ["tok-due", "tok-lost"]
+    assert states(due.id, quiet.id, lost.id) == ["sent", "pending", "sent"]
