@@ -43,6 +43,7 @@ class _State:
     # Overlay membership, one pair per (report, territory) it lies in: the report's row and the territory id.
     territory_rows: np.ndarray
     territory_ids: np.ndarray
+    read_whole: bool  # built by reading every row (else from the rows of the newer refreshes)
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,12 @@ _state: _State | None = None
 def view(f, categories: list[str], outcomes: list[str]) -> StoredView | None:
     """The store's frame and the mask of the reports `f` covers, or None when `f` is not a view for the store
     (short, filtered by something a mask cannot apply, store off) or nothing was ever refreshed."""
+    global _last_used
     min_days = current_app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS)
     if min_days < 0 or set(f.query_args()) - _STORE_FILTERS:
         return None
     if f.start is not None and f.end is not None and (f.end - f.start).days + 1 < min_days:
         return None
-    global _last_used
     _last_used = time.monotonic()
     state = current(categories, outcomes)
     if state is None:
@@ -172,7 +173,7 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
         territory_rows = np.concatenate([territory_rows, row_of[pair_report_id]])
         territory_ids = np.concatenate([territory_ids, _ints([pair_territories])])
     return _State(refresh_id, report_id, Frame(columns, category, outcome, as_of), tuple(categories),
-                  tuple(outcomes), territory_rows, territory_ids)
+                  tuple(outcomes), territory_rows, territory_ids, whole)
 
 
 def _ints(blobs: list[bytes]) -> np.ndarray:
@@ -236,14 +237,14 @@ def footprint() -> dict:
     """What the store holds: refresh, reports, bytes of its arrays (for the benchmark and operations)."""
     state = _state
     if state is None:
-        return {"refresh_id": None, "reports": 0, "bytes": 0}
+        return {"refresh_id": None, "reports": 0, "bytes": 0, "read_whole": None}
     frame = state.frame
     arrays = (list(frame.columns.values()) + list(frame.by_value.values()) + list(frame.ordered_values.values())
               + list(frame.bucket.values())
               + [state.report_id, frame.category, frame.outcome, frame.age, frame.pattern, frame.rated,
                  frame.score_code, state.territory_rows, state.territory_ids])
     return {"refresh_id": state.refresh_id, "reports": len(state.report_id),
-            "bytes": sum(a.nbytes for a in arrays), "as_of": frame.as_of}
+            "bytes": sum(a.nbytes for a in arrays), "as_of": frame.as_of, "read_whole": state.read_whole}
 
 
 def reset() -> None:

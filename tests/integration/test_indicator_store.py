@@ -96,6 +96,7 @@ def test_store_follows_each_refresh_reading_only_what_changed(db_session, store_
     with caplog.at_level(logging.INFO, logger="service.indicator_store"):
         fast = _same_dashboard(f)
     assert "indicator store updated" in caplog.text and "3 reports" in caplog.text
+    assert indicator_store.footprint()["read_whole"] is False
     assert fast["summary"]["reports"] == 3 and fast["summary"]["resolve_n"] == 2
     assert fast["summary"]["as_of"] == db.session.execute(text(
         "SELECT max(started_at) FROM indicator_refreshes")).scalar_one()
@@ -116,7 +117,7 @@ def test_store_reads_everything_again_when_a_refresh_removed_reports(db_session,
                               ).scalar_one() == 1, result
     with caplog.at_level(logging.INFO, logger="service.indicator_store"):
         assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
-    assert "indicator store loaded" in caplog.text
+    assert "indicator store loaded" in caplog.text and indicator_store.footprint()["read_whole"] is True
 
 
 def test_store_starts_over_when_its_refresh_is_gone(db_session, store_on):
