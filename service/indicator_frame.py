@@ -82,6 +82,18 @@ def unpack(blobs: list[tuple], categories: list[str], outcomes: list[str]) -> tu
     return columns, category, outcome
 
 
+def int4s(blobs: list[bytes]) -> np.ndarray:
+    """Concatenated int4send values (report ids, territory ids) as native int32."""
+    return np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32)
+
+
+def rows_of(report_ids: np.ndarray, row_report_ids: np.ndarray, first_row: int = 0) -> np.ndarray:
+    """The row of each of `report_ids`, rows `first_row`, `first_row + 1`… holding `row_report_ids` in order."""
+    row_of = np.full(int(row_report_ids.max()) + 1, -1, dtype=np.int32)
+    row_of[row_report_ids] = np.arange(first_row, first_row + len(row_report_ids), dtype=np.int32)
+    return row_of[report_ids]
+
+
 def load(where: str, params: dict, categories: list[str], outcomes: list[str], as_of: datetime,
          territories: bool = False) -> tuple["Frame", tuple[np.ndarray, np.ndarray] | None]:
     """The filtered reports' packed rows, concatenated by PostgreSQL (one blob per category and outcome), and with
@@ -104,13 +116,10 @@ def load(where: str, params: dict, categories: list[str], outcomes: list[str], a
         GROUP BY c.category_code, c.outcome_code
     """, params)
     frame = Frame(*unpack([b[:3] for b in blobs], categories, outcomes), as_of)
-    report_id = np.frombuffer(b"".join(b[3] for b in blobs), dtype=">i4").astype(np.int64)
-    pairs = np.frombuffer(b"".join(b[4] for b in blobs if b[4]), dtype=">i4").astype(np.int64).reshape(-1, 2)
+    pairs = int4s([b[4] for b in blobs if b[4]]).reshape(-1, 2)
     if not len(pairs):
-        return frame, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    row_of = np.full(int(report_id.max()) + 1, -1, dtype=np.int64)
-    row_of[report_id] = np.arange(len(report_id))
-    return frame, (row_of[pairs[:, 0]], pairs[:, 1])
+        return frame, (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
+    return frame, (rows_of(pairs[:, 0], int4s([b[3] for b in blobs])), pairs[:, 1])
 
 
 def territory_frame(frame: "Frame", rows: np.ndarray, ids: np.ndarray,

@@ -149,7 +149,7 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
     as_of = db.session.execute(text("SELECT started_at FROM indicator_refreshes WHERE id = :id"),
                                {"id": refresh_id}).scalar_one()
     columns, category, outcome = indicator_frame.unpack([row[:3] for row in blobs], categories, outcomes)
-    report_id = _ints([row[3] for row in blobs])
+    report_id = indicator_frame.int4s([row[3] for row in blobs])
     territory_rows, territory_ids = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
     if not whole:
         # Rows rewritten by the newer refreshes replace their earlier version, memberships included.
@@ -165,21 +165,12 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
         report_id = np.concatenate([state.report_id[kept], report_id])
     # Memberships read: from report id to the row the report now has (read rows come last, in the order read).
     first_read = len(report_id) - sum(len(row[3]) // 4 for row in blobs)
-    pair_report_id = _ints([pair_reports] if pair_reports else [])
-    if len(pair_report_id):
-        read_ids = report_id[first_read:]
-        row_of = np.full(int(read_ids.max()) + 1, -1, dtype=np.int32)
-        row_of[read_ids] = np.arange(first_read, len(report_id), dtype=np.int32)
-        territory_rows = np.concatenate([territory_rows, row_of[pair_report_id]])
-        territory_ids = np.concatenate([territory_ids, _ints([pair_territories])])
+    if pair_reports:
+        territory_rows = np.concatenate([territory_rows, indicator_frame.rows_of(
+            indicator_frame.int4s([pair_reports]), report_id[first_read:], first_read)])
+        territory_ids = np.concatenate([territory_ids, indicator_frame.int4s([pair_territories])])
     return _State(refresh_id, report_id, Frame(columns, category, outcome, as_of), tuple(categories),
                   tuple(outcomes), territory_rows, territory_ids, whole)
-
-
-def _ints(blobs: list[bytes]) -> np.ndarray:
-    """Concatenated int4send values as native int32."""
-    return (np.concatenate([np.frombuffer(blob, dtype=">i4") for blob in blobs]).astype(np.int32)
-            if blobs else np.zeros(0, dtype=np.int32))
 
 
 # Once warmed, a thread keeps the store at the last refresh, so that a view rarely waits for an update; it lets

@@ -8,8 +8,8 @@ from sqlalchemy import text
 
 from models import ReportEvent, db
 from service import indicator_store
-from service.indicators import IndicatorFilters, dashboard_data, exact_dashboard_data, refresh_indicator_views, \
-    unit_descendants
+from service.indicators import IndicatorFilters, dashboard_data, exact_dashboard_data, reference_codes, \
+    refresh_indicator_views, unit_descendants
 from service.territories import import_territories
 from tests.integration.indicator_factory import any_unit, make_report
 from tests.integration.test_indicators_aggregates import _same, population  # noqa: F401 (fixture)
@@ -24,14 +24,9 @@ def store_on(app, monkeypatch):
     indicator_store.reset()
 
 
-def _categories():
-    return (list(db.session.scalars(text("SELECT code FROM categories ORDER BY code"))),
-            list(db.session.scalars(text("SELECT code FROM outcome_codes ORDER BY code"))))
-
-
 def _same_dashboard(f: IndicatorFilters, from_store: bool = True) -> dict:
     """dashboard_data(f) as served from the store (or read), checked against one SQL query per figure."""
-    assert (indicator_store.view(f, *_categories()) is not None) == from_store
+    assert (indicator_store.view(f, *reference_codes()) is not None) == from_store
     fast, exact = dashboard_data(f), exact_dashboard_data(f)
     fast_communes, exact_communes = fast.pop("communes"), exact.pop("communes")
     _same(sorted(fast_communes, key=lambda c: c["commune_insee"]),
@@ -63,7 +58,7 @@ def test_store_applies_unit_trees_and_the_viewers_scope(population, store_on):  
 
 def test_store_leaves_short_and_otherwise_filtered_views_to_their_own_read(
         population, app, monkeypatch):  # noqa: F811
-    categories = _categories()
+    categories = reference_codes()
     monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", 45)
     try:
         assert indicator_store.view(IndicatorFilters(start=date(2026, 3, 1), end=date(2026, 3, 30)),
@@ -128,7 +123,7 @@ def test_store_starts_over_when_its_refresh_is_gone(db_session, store_on):
     refresh_indicator_views(full=True)
     assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
     db.session.execute(text("DELETE FROM indicator_refreshes"))
-    assert indicator_store.view(IndicatorFilters(), *_categories()) is None
+    assert indicator_store.view(IndicatorFilters(), *reference_codes()) is None
     refresh_indicator_views(full=True)
     assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
 
