@@ -270,7 +270,8 @@ def run(app) -> BenchResult:
     budget = 8.0 if QUICK else 30.0
     from models import db
     with app.app_context():
-        from service.indicators import PARIS, as_of
+        from service.clock import PARIS
+        from service.indicators import as_of
         from datetime import datetime
         clocks = db.session.execute(text("SELECT count(*) FROM indicator_report_clocks")).scalar_one()
         reports = db.session.execute(text("SELECT count(*) FROM reports")).scalar_one()

@@ -22,7 +22,8 @@ TARGET_RSS_MB = 200.0
 def _all_reports():
     """Every report (QUICK: the last 60 days only, about a sixth of the history)."""
     from datetime import datetime, timedelta
-    from service.indicators import PARIS, IndicatorFilters
+    from service.clock import PARIS
+    from service.indicators import IndicatorFilters
     if QUICK:
         today = datetime.now(PARIS).date()
         return IndicatorFilters(start=today - timedelta(days=59), end=today)

@@ -29,5 +29,16 @@ migrate_and_load
 
 step "Test suite (pytest)"
 # Sequential on purpose: the suite shares one test database and rolls each test back in its own transaction.
+# Every test starts at a stated instant (tests/instants.py; TEST_INSTANT, by default a weekday at 10:00 in Paris,
+# police municipale open), never at the machine's time.
 # shellcheck disable=SC2086
 "$VENV/bin/pytest" ${PYTEST_ARGS:-}
+
+if [[ -z ${PYTEST_ARGS:-} ]]; then
+    # The guard: the tests that route reports again, at 03:00 (police municipale closed) and under a machine time
+    # zone on the other side of the world. A test that forgot to state its instant, or that reads the machine's
+    # clock or zone, passes in one of the two runs and fails in the other.
+    step "Test suite again at night and in another time zone (unit and integration tests)"
+    TEST_INSTANT="2026-11-24T03:00:00+01:00" TZ="Pacific/Auckland" \
+        "$VENV/bin/pytest" -q -m "not slow and not browser" tests/unit tests/integration
+fi

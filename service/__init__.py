@@ -15,10 +15,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     from models import db
     from service.extensions import migrate, api
-    from service import errors, health, cli, redis_client, limits, observability, security
+    from service import clock, errors, health, cli, redis_client, limits, observability, security
     from service import api as citizen_api, console, dashboard, open311
     import workers
 
+    clock.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     redis_client.init_app(app)

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, text
 
 from models import AuditEntry, Officer, db
+from service import clock
 
 GENESIS_HASH = "0" * 64
 # Arbitrary constant naming the advisory lock that guards the chain head.
@@ -52,7 +53,7 @@ def record(officer_or_actor, action: str, target_type: str | None = None, target
         officer_id, actor = None, str(officer_or_actor or "system")
     db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
     prev = db.session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS_HASH
-    at = datetime.now(timezone.utc)
+    at = clock.now()
     target_id = None if target_id is None else str(target_id)
     details = _canonical_details(details)
     entry = AuditEntry(at=at, officer_id=officer_id, actor=actor, action=action, target_type=target_type,

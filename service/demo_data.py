@@ -22,6 +22,7 @@ from typing import Callable
 from sqlalchemy import text
 
 from models import db
+from service import clock
 
 DEMO_MARK = "[données de démonstration]"
 
@@ -137,7 +138,8 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     primaries = max(1, round(reports * (1 - profile.duplicate_share)))
     p = {"n": primaries, "days": profile.days, "app": profile.app_share, "notified": profile.notified_share,
          "transfer": profile.transfer_share, "reopen": profile.reopen_share, "feedback": profile.feedback_share,
-         "sigma": profile.delay_sigma, "stuck": profile.stuck_share, "mark": DEMO_MARK, "dups": reports - primaries}
+         "sigma": profile.delay_sigma, "stuck": profile.stuck_share, "mark": DEMO_MARK, "dups": reports - primaries,
+         "now": clock.now()}
 
     say, steps_started = progress, time.monotonic()
 
@@ -200,13 +202,13 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
             FROM pts JOIN cat ON pts.u_cat >= cat.lo AND pts.u_cat < cat.hi
         ), timed AS (
             SELECT placed.*,
-                   ((date_trunc('day', now() AT TIME ZONE 'Europe/Paris') - make_interval(days => days_ago)
+                   ((date_trunc('day', :now AT TIME ZONE 'Europe/Paris') - make_interval(days => days_ago)
                      + make_interval(hours => hour) + make_interval(secs => floor(u_min * 3600)))
                     AT TIME ZONE 'Europe/Paris') AS t
             FROM placed
         )
         SELECT nextval('reports_id_seq') AS id, timed.insee_code, timed.location, timed.category_code,
-               timed.dispatch, CASE WHEN t > now() THEN t - interval '7 days' ELSE t END AS received_at,
+               timed.dispatch, CASE WHEN t > :now THEN t - interval '7 days' ELSE t END AS received_at,
                dc.name AS commune_name, dc.departement_code,
                -- First competent force in the category's precedence; the police municipale only in its hours.
                CASE WHEN dc.pm_unit_id IS NOT NULL AND c.forces[1] = 'police_municipale'
@@ -303,9 +305,9 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         INSERT INTO devices (id, token_hash, platform, locale, preferences, created_at, last_seen_at)
         SELECT id, 'demo-' || md5(id::text || random()::text),
                (ARRAY['android', 'android', 'ios'])[1 + floor(random() * 3)::int], 'fr', '{}'::jsonb,
-               now() - interval '400 days', now()
+               :now - interval '400 days', :now
         FROM demo_device
-    """))
+    """), p)
 
     progress("incidents (doublons)")
     # Duplicates: later reports of the same fact a few dozen metres away, answered together with the first.
@@ -321,9 +323,9 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         INSERT INTO incidents (id, category_code, unit_id, location, first_report_at, last_report_at, report_count,
                                status)
         SELECT d.incident_id, f.category_code, f.final_unit_id, f.location, f.received_at, d.received_at, 2,
-               CASE WHEN f.resolve_at <= now() THEN 'closed' ELSE 'open' END
+               CASE WHEN f.resolve_at <= :now THEN 'closed' ELSE 'open' END
         FROM demo_dup d JOIN demo_final f ON f.id = d.primary_id
-    """))
+    """), p)
 
     progress("écriture des signalements")
     s.execute(text("""
@@ -355,20 +357,20 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     # Steps still in the future have not happened yet.
     s.execute(text("""
         UPDATE demo_all SET
-            ack_at = CASE WHEN ack_at <= now() THEN ack_at END,
-            dispatch_at = CASE WHEN dispatch_at <= now() THEN dispatch_at END,
-            resolve_at = CASE WHEN resolve_at <= now() THEN resolve_at END,
-            informed_at = CASE WHEN informed_at <= now() THEN informed_at END,
-            closed_at = CASE WHEN closed_at <= now() THEN closed_at END,
-            reopened_at = CASE WHEN reopened_at <= now() AND closed_at <= now() THEN reopened_at END,
-            accepted_at = CASE WHEN accepted_at <= now() THEN accepted_at END,
-            transferred_at = CASE WHEN transferred_at <= now() THEN transferred_at END
-    """))
+            ack_at = CASE WHEN ack_at <= :now THEN ack_at END,
+            dispatch_at = CASE WHEN dispatch_at <= :now THEN dispatch_at END,
+            resolve_at = CASE WHEN resolve_at <= :now THEN resolve_at END,
+            informed_at = CASE WHEN informed_at <= :now THEN informed_at END,
+            closed_at = CASE WHEN closed_at <= :now THEN closed_at END,
+            reopened_at = CASE WHEN reopened_at <= :now AND closed_at <= :now THEN reopened_at END,
+            accepted_at = CASE WHEN accepted_at <= :now THEN accepted_at END,
+            transferred_at = CASE WHEN transferred_at <= :now THEN transferred_at END
+    """), p)
     s.execute(text("""
-        UPDATE demo_all SET resolve2_at = CASE WHEN reopened_at IS NOT NULL AND resolve2_at <= now()
+        UPDATE demo_all SET resolve2_at = CASE WHEN reopened_at IS NOT NULL AND resolve2_at <= :now
                                                THEN resolve2_at END
         WHERE resolve2_at IS NOT NULL
-    """))
+    """), p)
     s.execute(text("""
         UPDATE demo_all SET final_unit_id = unit_id WHERE transferred AND accepted_at IS NULL
     """))
@@ -446,7 +448,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                                      2) AS base
             FROM demo_all a JOIN reports r ON r.id = a.id
             WHERE r.status = 'closed' AND a.informed_at IS NOT NULL AND a.u_feedback < :feedback
-              AND a.informed_at + interval '2 hours' < now()
+              AND a.informed_at + interval '2 hours' < :now
         ), scored AS (
             SELECT id, informed_at + make_interval(secs => 3600 * (1 + 40 * z1)) AS at,
                    least(5, greatest(1, round(base + (random() - 0.5) * 2)))::int AS reactivite,
@@ -455,7 +457,7 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
             FROM chosen
         ), ins AS (
             INSERT INTO feedback (report_id, reactivite, courtoisie, information, created_at)
-            SELECT id, reactivite, courtoisie, information, least(at, now()) FROM scored
+            SELECT id, reactivite, courtoisie, information, least(at, :now) FROM scored
             RETURNING report_id, reactivite, courtoisie, information, created_at
         )
         INSERT INTO report_events (report_id, type, at, actor_kind, citizen_visible, data)

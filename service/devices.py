@@ -2,9 +2,9 @@
 import hashlib
 import secrets
 
-from sqlalchemy import func
 
 from models import Device, PushToken, db
+from service import clock
 
 
 def new_device_secret() -> tuple[str, str]:
@@ -36,7 +36,7 @@ def update(device: Device, fcm_token: str | None = None, locale: str | None = No
         device.locale = locale
     if preferences is not None:
         device.preferences = {**device.preferences, **preferences}
-    device.last_seen_at = func.now()
+    device.last_seen_at = clock.now()
     db.session.commit()
     return device
 
@@ -47,7 +47,7 @@ def _replace_push_token(device: Device, fcm_token: str) -> None:
         return
     for token in device.active_push_tokens:
         token.active = False
-        token.retired_at = func.now()
+        token.retired_at = clock.now()
         token.retired_reason = "replaced"
     device.push_tokens.append(PushToken(token=fcm_token))
 

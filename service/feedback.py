@@ -2,6 +2,7 @@
 from sqlalchemy import select
 
 from models import Device, EventType, Feedback, Report, ReportEvent, ReportStatus, db
+from service import clock
 
 
 class FeedbackRefused(Exception):
@@ -35,7 +36,8 @@ def submit_feedback(reference: str, device: Device, reactivite: int, courtoisie:
     feedback = Feedback(report_id=report.id, reactivite=reactivite, courtoisie=courtoisie,
                         information=information, comment=comment)
     db.session.add(feedback)
-    db.session.add(ReportEvent(report_id=report.id, type=EventType.FEEDBACK.value, actor_kind="resident",
+    db.session.add(ReportEvent(report_id=report.id, type=EventType.FEEDBACK.value, at=clock.now(),
+                               actor_kind="resident",
                                unit_id=report.unit_id,
                                data={"reactivite": reactivite, "courtoisie": courtoisie, "information": information}))
     db.session.commit()

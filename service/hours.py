@@ -1,9 +1,8 @@
 """Service hours of units, in Europe/Paris: is a unit open at a given instant?"""
 import re
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from service.clock import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

@@ -3,7 +3,7 @@ from sqlalchemy import func, select, text
 
 from models import EventType, Incident, Report, ReportEvent, db
 from models.event import CITIZEN_VISIBLE
-from service import notifications
+from service import clock, notifications
 
 # The most recent open report of the same category within the category's radius and time window.
 _NEARBY_OPEN_REPORT = text("""
@@ -58,7 +58,8 @@ class IncidentError(Exception):
 
 
 def _event(report: Report, officer, event_type: EventType, data: dict, text_fr: str | None = None) -> ReportEvent:
-    event = ReportEvent(report_id=report.id, type=event_type.value, actor_kind="officer", officer_id=officer.id,
+    event = ReportEvent(report_id=report.id, type=event_type.value, at=clock.now(), actor_kind="officer",
+                        officer_id=officer.id,
                         unit_id=report.unit_id, citizen_visible=event_type in CITIZEN_VISIBLE, data=data,
                         text=text_fr)
     db.session.add(event)

@@ -15,14 +15,14 @@ computed from, which the page shows.
 import json
 import logging
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from models import Category, IndicatorSnapshot, db
-from service import indicator_store, indicators
-from service.indicators import IndicatorFilters, PARIS
+from service import clock, indicator_store, indicators
+from service.indicators import IndicatorFilters
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def snapshot_key(f: IndicatorFilters) -> str | None:
 
 def long_views(today: date | None = None) -> list[IndicatorFilters]:
     """The national views of each long period ending today: every category together, then each one."""
-    today = today or datetime.now(PARIS).date()
+    today = today or clock.today_in_paris()
     codes = [None] + list(db.session.scalars(select(Category.code).where(Category.active).order_by(Category.code)))
     return [IndicatorFilters(start=today - timedelta(days=days - 1), end=today, category_code=code)
             for days in LONG_PERIOD_DAYS for code in codes]
@@ -59,7 +59,7 @@ def served_dashboard_data(f: IndicatorFilters) -> dict:
         row = db.session.execute(
             select(IndicatorSnapshot.payload, IndicatorSnapshot.computed_at).where(IndicatorSnapshot.key == key)
         ).first()
-        if row is not None and row.computed_at >= datetime.now(timezone.utc) - SNAPSHOT_MAX_AGE:
+        if row is not None and row.computed_at >= clock.now() - SNAPSHOT_MAX_AGE:
             data = json.loads(row.payload, object_hook=indicators.json_object_hook)
             data["snapshot"] = {"computed_at": row.computed_at}
             return data
@@ -72,7 +72,7 @@ def store_snapshot(f: IndicatorFilters) -> int:
     data = indicators.dashboard_data(f)
     db.session.rollback()  # end the read transaction (and its SET LOCAL) before writing
     values = {"payload": json.dumps(data, default=indicators.json_default), "as_of": data["summary"]["as_of"],
-              "computed_at": datetime.now(timezone.utc), "duration_ms": round((time.monotonic() - t0) * 1000)}
+              "computed_at": clock.now(), "duration_ms": round((time.monotonic() - t0) * 1000)}
     db.session.execute(insert(IndicatorSnapshot).values(key=snapshot_key(f), **values)
                        .on_conflict_do_update(index_elements=["key"], set_=values))
     db.session.commit()

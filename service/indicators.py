@@ -18,9 +18,8 @@ import json
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import redis
@@ -28,8 +27,8 @@ from sqlalchemy import text
 
 from models import db
 from models.indicator import BUCKET_EDGES
+from service import clock as service_clock
 
-PARIS = ZoneInfo("Europe/Paris")
 CLOCKS = ("acknowledge", "dispatch", "resolve", "inform")
 SLA_CLOCKS = ("acknowledge", "dispatch", "resolve")
 # Distribution buckets: BUCKET_EDGES (models.indicator), upper bounds in seconds: 5 min … 7 d, more.
@@ -230,7 +229,7 @@ class IndicatorFilters:
 
     @classmethod
     def default(cls, today: date | None = None, **kwargs) -> "IndicatorFilters":
-        today = today or datetime.now(PARIS).date()
+        today = today or service_clock.today_in_paris()
         return cls(start=today - timedelta(days=DEFAULT_PERIOD_DAYS - 1), end=today, **kwargs)
 
     def query_args(self) -> dict:
@@ -297,7 +296,7 @@ def _where(f: IndicatorFilters) -> tuple[str, dict]:
         clock, _, verdict = f.sla.partition(":")
         if clock in SLA_CLOCKS and verdict in ("met", "breached"):
             parts.append(_sla_met(clock) if verdict == "met" else _sla_breached(clock))
-            params["as_of"] = as_of() or datetime.now(timezone.utc)
+            params["as_of"] = as_of() or service_clock.now()
     return " AND ".join(parts), params
 
 
@@ -359,7 +358,7 @@ DASHBOARD_WORK_MEM = "64MB"
 def _params(f: IndicatorFilters) -> tuple[str, dict, datetime]:
     db.session.execute(text(f"SET LOCAL work_mem = '{DASHBOARD_WORK_MEM}'"))
     where, params = _where(f)
-    now = as_of() or datetime.now(timezone.utc)
+    now = as_of() or service_clock.now()
     params["as_of"] = now
     return where, params, now
 

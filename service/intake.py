@@ -10,12 +10,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from geoalchemy2.elements import WKTElement
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from models import (Category, Device, EventType, IdempotencyRecord, Report, ReportContact, ReportEvent,
                     ReportPhoto, db)
-from service import limits, notifications
+from service import clock, limits, notifications
 from service.answers import validate_answers
 from service.incidents import incident_for_new_report
 from service.photos import PhotoRejected, clean_photo
@@ -88,7 +87,7 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
     category = db.session.get(Category, submission.category_code)
     if category is None or not category.active:
         raise IntakeRejected("Catégorie inconnue.", {"category": ["Catégorie inconnue."]})
-    now = db.session.execute(select(func.now())).scalar_one()
+    now = clock.now()
     errors: dict[str, list[str]] = {}
     description = (submission.description or "").strip()
     if len(description) > DESCRIPTION_MAX:

@@ -13,18 +13,17 @@ relay enqueues the row again after its requeue delay (workers/outbox.py, REQUEUE
 Redis.
 """
 import logging
-from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import func, inspect, update
+from sqlalchemy import inspect, update
 
 from models import Notification, NotificationState, Report, ReportEvent, db
-from service import messages
+from service import clock, messages
+from service.clock import PARIS
 
 log = logging.getLogger("proxima.notifications")
 
-PARIS = ZoneInfo("Europe/Paris")
 # workers.init_app registers the function that enqueues send jobs: service code does not import workers.
 DISPATCHER = "proxima.push_dispatcher"
 
@@ -56,13 +55,12 @@ def queue_for_report(report: Report, kind: str, event: ReportEvent | None = None
         reason = "NOTIFICATIONS_OFF" if tokens else "NO_ACTIVE_TOKEN"
         rows = [Notification(**common, state=NotificationState.SKIPPED.value, last_error=reason)]
     else:
+        now = clock.now()
         not_before = None
         if not urgent and preferences.get("quiet_hours"):
-            # Minute-grained window: the process clock will do, and spares a round trip on every intake.
-            not_before = quiet_hours_end(preferences["quiet_hours"], datetime.now(timezone.utc))
+            not_before = quiet_hours_end(preferences["quiet_hours"], now)
         hand_off = not_before is None and current_app.extensions.get(DISPATCHER) is not None
-        rows = [Notification(**common, push_token_id=token.id,
-                             **({"not_before": not_before} if not_before else {}),
+        rows = [Notification(**common, push_token_id=token.id, not_before=not_before or now, updated_at=now,
                              **({"state": NotificationState.QUEUED.value} if hand_off else {})) for token in tokens]
         for row in rows:
             row.handed_to_queue = hand_off
@@ -91,7 +89,7 @@ def _hand_back(ids: list[int]) -> None:
     try:
         db.session.execute(update(Notification).where(
             Notification.id.in_(ids), Notification.state == NotificationState.QUEUED.value)
-            .values(state=NotificationState.PENDING.value, updated_at=func.now()))
+            .values(state=NotificationState.PENDING.value, updated_at=clock.now()))
         db.session.commit()
     except Exception as exc:  # the database is gone too: the relay requeues them later
         db.session.rollback()

@@ -4,14 +4,14 @@ import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import Officer, Role, Unit, db
-from service import audit
+from service import audit, clock
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -72,10 +72,6 @@ class LoginResult:
     locked: bool = False
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def authenticate(email: str, password: str, remote_addr: str | None = None) -> LoginResult:
     """Check credentials; count failures and lock the account for LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES.
 
@@ -89,7 +85,7 @@ def authenticate(email: str, password: str, remote_addr: str | None = None) -> L
                      {"reason": "unknown" if officer is None else "inactive", "ip": remote_addr})
         db.session.commit()
         return LoginResult(None)
-    now = _now()
+    now = clock.now()
     if officer.locked_until is not None and officer.locked_until > now:
         check_password_hash(_dummy_hash(), password or "")
         audit.record(officer, "login.refused_locked", "officer", officer.id, {"ip": remote_addr})

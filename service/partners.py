@@ -3,9 +3,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from models import PartnerKey, db
+from service import clock
 
 # Keys carry a recognisable prefix so a leaked one is easy to spot in logs or repositories.
 KEY_PREFIX = "pxk_"
@@ -43,7 +44,7 @@ def verify_key(secret: str | None) -> PartnerKey | None:
     if key is None or key.revoked_at is not None:
         return None
     # Written by the caller's commit (the intake transaction); not worth a transaction of its own.
-    key.last_used_at = func.now()
+    key.last_used_at = clock.now()
     return key
 
 
@@ -53,7 +54,7 @@ def revoke_key(key_id: int) -> PartnerKey | None:
     if key is None:
         return None
     if key.revoked_at is None:
-        db.session.execute(update(PartnerKey).where(PartnerKey.id == key_id).values(revoked_at=func.now()))
+        db.session.execute(update(PartnerKey).where(PartnerKey.id == key_id).values(revoked_at=clock.now()))
         db.session.commit()
         db.session.refresh(key)
     return key

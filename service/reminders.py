@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, select
 
 from models import EventType, Feedback, Notification, Officer, Report, ReportEvent, ReportStatus, Role, Unit, db
-from service import messages, notifications
+from service import clock, messages, notifications
 
 BATCH = 500
 # Closed reports older than this when the job first sees them are not asked for feedback any more
@@ -29,11 +29,11 @@ def remind_unacknowledged(escalation_delay_min: int | None = None) -> ReminderRu
     if escalation_delay_min is None:
         escalation_delay_min = current_app.config["SLA_ESCALATION_DELAY_MIN"]
     run = ReminderRun()
-    now = db.session.execute(select(func.now())).scalar_one()
+    now = clock.now()
     for report in _overdue(EventType.SLA_REMINDER, now):
         overdue = _minutes(now - report.acknowledge_due_at)
         db.session.add(ReportEvent(
-            report_id=report.id, type=EventType.SLA_REMINDER.value, actor_kind="system", unit_id=report.unit_id,
+            report_id=report.id, type=EventType.SLA_REMINDER.value, at=now, actor_kind="system", unit_id=report.unit_id,
             text=f"Rappel : signalement non pris en compte, échéance dépassée de {overdue} min.",
             data={"due_at": report.acknowledge_due_at.isoformat(), "overdue_min": overdue}))
         run.reminded.append(report.id)
@@ -44,7 +44,7 @@ def remind_unacknowledged(escalation_delay_min: int | None = None) -> ReminderRu
         supervisors = supervisors_of(unit)
         target = unit.parent if unit.parent is not None else unit
         db.session.add(ReportEvent(
-            report_id=report.id, type=EventType.ESCALATED.value, actor_kind="system", unit_id=report.unit_id,
+            report_id=report.id, type=EventType.ESCALATED.value, at=now, actor_kind="system", unit_id=report.unit_id,
             target_unit_id=target.id,
             text=(f"Escaladé aux superviseurs ({target.name}) : toujours non pris en compte "
                   f"{overdue} min après l'échéance."),
@@ -70,11 +70,12 @@ def request_feedback(delay_min: int | None = None) -> list[Notification]:
     already_asked = exists().where(Notification.report_id == Report.id,
                                    Notification.kind == messages.FEEDBACK_REQUEST)
     rated = exists().where(Feedback.report_id == Report.id)
+    now = clock.now()
     ids = db.session.scalars(
         select(Report.id).where(
             Report.status == ReportStatus.CLOSED.value, Report.device_id.is_not(None),
-            Report.closed_at <= func.now() - func.make_interval(0, 0, 0, 0, 0, delay_min),
-            Report.closed_at > func.now() - func.make_interval(0, 0, 0, FEEDBACK_HORIZON_DAYS),
+            Report.closed_at <= now - timedelta(minutes=delay_min),
+            Report.closed_at > now - timedelta(days=FEEDBACK_HORIZON_DAYS),
             ~already_asked, ~rated)
         .order_by(Report.closed_at).limit(BATCH)
         .with_for_update(of=Report, skip_locked=True)).all()
@@ -89,6 +90,7 @@ def request_feedback(delay_min: int | None = None) -> list[Notification]:
 def _overdue(event_type: EventType, now: datetime, extra_min: int = 0) -> list[Report]:
     """Received (unacknowledged) reports past due + extra_min that have no `event_type` event yet."""
     done = exists().where(and_(ReportEvent.report_id == Report.id, ReportEvent.type == event_type.value))
+    now = clock.now()
     ids = db.session.scalars(
         select(Report.id).where(
             Report.status == ReportStatus.RECEIVED.value,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from models import db
-from service import audit
+from service import audit, clock
 
 # About 100 m: a degree of latitude is ~111 km. Longitude steps widen with latitude to stay ~100 m.
 GRID_M = 100
@@ -19,7 +19,7 @@ BATCH = 500
 EXPIRED = text("""
     SELECT r.id FROM reports r JOIN categories c ON c.code = r.category_code
     WHERE r.anonymised_at IS NULL AND r.status IN ('closed', 'rejected')
-      AND coalesce(r.closed_at, r.updated_at) < now() - make_interval(days => c.retention_days)
+      AND coalesce(r.closed_at, r.updated_at) < CAST(:now AS timestamptz) - make_interval(days => c.retention_days)
     ORDER BY r.id LIMIT :batch
     FOR UPDATE OF r SKIP LOCKED""")
 
@@ -31,7 +31,7 @@ _SNAP = """ST_SetSRID(ST_MakePoint(
 
 ANONYMISE = text(f"""
     UPDATE reports SET location = {_SNAP.format(g="location")},
-        accuracy_m = greatest(coalesce(accuracy_m, 0), {GRID_M}), anonymised_at = now()
+        accuracy_m = greatest(coalesce(accuracy_m, 0), {GRID_M}), anonymised_at = CAST(:now AS timestamptz)
     WHERE id = ANY(:ids)""")
 
 # An incident keeps its first report's location: coarsen it once none of its reports is precise any more.
@@ -59,12 +59,12 @@ def purge_expired_reports(max_batches: int = 200) -> PurgeResult:
     """Anonymise every report past retention, batch by batch, one committed transaction per batch."""
     result = PurgeResult()
     for _ in range(max_batches):
-        ids = db.session.execute(EXPIRED, {"batch": BATCH}).scalars().all()
+        ids = db.session.execute(EXPIRED, {"batch": BATCH, "now": clock.now()}).scalars().all()
         if not ids:
             break
         photos = db.session.execute(text("DELETE FROM report_photos WHERE report_id = ANY(:ids)"), {"ids": ids})
         contacts = db.session.execute(text("DELETE FROM report_contacts WHERE report_id = ANY(:ids)"), {"ids": ids})
-        db.session.execute(ANONYMISE, {"ids": ids, "lat_step": LAT_STEP})
+        db.session.execute(ANONYMISE, {"ids": ids, "lat_step": LAT_STEP, "now": clock.now()})
         db.session.execute(ANONYMISE_INCIDENTS, {"ids": ids, "lat_step": LAT_STEP})
         audit.record("system", "retention_purge", "reports", None,
                      {"report_ids": ids, "photos": photos.rowcount, "contacts": contacts.rowcount})

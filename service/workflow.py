@@ -7,13 +7,13 @@ get their outbox rows in the same transaction, and are handed to the queue only 
 """
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from models import EventType, Incident, Officer, OutcomeCode, Report, ReportEvent, ReportStatus, Unit, db
 from models.event import CITIZEN_VISIBLE
-from service import notifications
+from service import clock, notifications
 
 RECEIVED, ACKNOWLEDGED, DISPATCHED, RESOLVED, CLOSED, REJECTED = (s.value for s in ReportStatus)
 OPEN = frozenset({RECEIVED, ACKNOWLEDGED, DISPATCHED})
@@ -183,8 +183,8 @@ def _apply(report: Report, officer: Officer | None, action: Action, *, text: str
     report.status = new_status
     if mutate:
         mutate(report)
-    report.updated_at = func.now()
-    event = ReportEvent(report_id=report.id, type=rule.event.value,
+    report.updated_at = now = clock.now()
+    event = ReportEvent(report_id=report.id, type=rule.event.value, at=now,
                         actor_kind="officer" if officer is not None else "citizen",
                         officer_id=officer.id if officer is not None else None, unit_id=unit_at_event,
                         target_unit_id=target_unit_id, outcome_code=outcome_code, text=text,
@@ -240,12 +240,12 @@ def resolve(report: Report, officer: Officer, outcome_code: str, text: str | Non
 
 def close(report: Report, officer: Officer, text: str | None = None) -> ReportEvent:
     return _run(report, officer, Action.CLOSE, text=_clean_text(text, False, "Le commentaire"),
-                mutate=lambda r: setattr(r, "closed_at", func.now()))
+                mutate=lambda r: setattr(r, "closed_at", clock.now()))
 
 
 def reject(report: Report, officer: Officer, reason: str) -> ReportEvent:
     reason = _clean_text(reason, True, "Le motif du rejet")
-    return _run(report, officer, Action.REJECT, text=reason, mutate=lambda r: setattr(r, "closed_at", func.now()))
+    return _run(report, officer, Action.REJECT, text=reason, mutate=lambda r: setattr(r, "closed_at", clock.now()))
 
 
 def transfer(report: Report, officer: Officer, target_unit: Unit, reason: str) -> ReportEvent:
@@ -294,7 +294,7 @@ def reopen(report: Report, officer: Officer, reason: str | None = None) -> Repor
 
 def resident_may_reopen(report: Report, now: datetime | None = None) -> bool:
     """A resident may reopen a closed report once, within 7 days of its closure."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     return (report.status == CLOSED and report.reopen_count < RESIDENT_REOPEN_MAX and report.closed_at is not None
             and now - report.closed_at <= timedelta(days=RESIDENT_REOPEN_DAYS))
 
@@ -361,7 +361,7 @@ def act_on_incident(incident: Incident, officer: Officer, action: Action, **kwar
             elif action is Action.RESOLVE:
                 mutate = lambda r: setattr(r, "outcome_code", outcome_code)  # noqa: E731
             elif action in (Action.CLOSE, Action.REJECT):
-                mutate = lambda r: setattr(r, "closed_at", func.now())  # noqa: E731
+                mutate = lambda r: setattr(r, "closed_at", clock.now())  # noqa: E731
             try:
                 with db.session.begin_nested():
                     event, rows = _apply(report, officer_model, action, text=text, mutate=mutate,

@@ -3,9 +3,18 @@
 Environment (set by `make test`; the defaults suit this machine):
   TEST_DATABASE_URL  database used by the suite (created if missing), default .../proxima_test
   TEST_REDIS_URL     Redis database used by the suite (flushed around each test), default redis://127.0.0.1:6379/15
+  TEST_INSTANT       the instant every test starts at, unless it states its own with @pytest.mark.instant(...)
+                     (default: a Tuesday 10:00 in Paris, police municipale open; `make test` runs the suite a
+                     second time at 03:00, police municipale closed, to catch a test that forgot to state its
+                     instant)
+
+The service never reads the machine's clock in a test: every application built from `_test_config()` gets the one
+`ManualClock`, set to the test's instant and running on from there. The `clock` fixture returns it
+(`clock.set(...)`, `clock.advance(minutes=5)`, `clock.freeze()`).
 """
 import os
 import threading
+from datetime import datetime, timezone
 
 import pytest
 import redis
@@ -15,11 +24,16 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from models import db
+from service import clock as service_clock
 from service.config import normalise_database_url
+from tests.instants import WEEKDAY_DAYTIME
 
 TEST_DATABASE_URL = normalise_database_url(
     os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/proxima_test"))
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+TEST_INSTANT = datetime.fromisoformat(os.environ.get("TEST_INSTANT") or WEEKDAY_DAYTIME)
+SUITE_CLOCK = service_clock.ManualClock(TEST_INSTANT)
 
 # Tables holding reference data, which the suite loads once and keeps between runs.
 REFERENCE_TABLES = {"categories", "outcome_codes", "departements", "communes", "units", "spatial_ref_sys",
@@ -47,6 +61,7 @@ def _test_config() -> dict:
         "FCM_CREDENTIALS_FILE": None,
         # Check the units table on every routing, so units created by a test are seen at once.
         "ROUTING_INDEX_TTL_S": 0,
+        "CLOCK": SUITE_CLOCK,
     }
 
 
@@ -71,6 +86,24 @@ def _truncate_transactional_tables() -> None:
     # Units created by tests (imports) are not synthetic demo units.
     db.session.execute(text("DELETE FROM units WHERE NOT synthetic"))
     db.session.commit()
+
+
+def clock_environment() -> dict:
+    """Environment for a process a test starts (worker, gunicorn): its clock reads the same instant as the test's."""
+    offset = (SUITE_CLOCK.now() - datetime.now(timezone.utc)).total_seconds()
+    return {"TEST_CLOCK_OFFSET_S": f"{offset:.6f}"}
+
+
+@pytest.fixture(autouse=True)
+def clock(request):
+    """The service's clock for this test: the instant the test states, else the suite's TEST_INSTANT.
+
+    One clock for every application the suite builds (they all take `_test_config()`), set again for each test.
+    """
+    marker = request.node.get_closest_marker("instant")
+    SUITE_CLOCK.running = True
+    SUITE_CLOCK.set(datetime.fromisoformat(marker.args[0]) if marker else TEST_INSTANT)
+    return SUITE_CLOCK
 
 
 @pytest.fixture

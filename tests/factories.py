@@ -1,10 +1,11 @@
 """Test data built through the models (real rows). Add functions here; keep existing ones stable."""
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 
 from models import Category, Device, Officer, PushToken, Report, ReportEvent, Unit, db
+from service import clock as service_clock
 
 # A point in Paris 4e, served by the demo police nationale.
 PARIS = (2.3522, 48.8566)
@@ -36,7 +37,7 @@ def make_report(category_code: str = "nuisance_sonore", device: Device | None = 
     category = db.session.get(Category, category_code)
     lon, lat = point
     unit = unit or unit_at(lon, lat)
-    received_at = received_at or datetime.now(timezone.utc)
+    received_at = received_at or service_clock.now()
     commune = db.session.execute(text(
         "SELECT insee_code, name FROM communes WHERE ST_Contains(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
         "LIMIT 1"), {"lon": lon, "lat": lat}).first()

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from models import db
+from service import clock
 from service.redis_client import get_redis
 from workers.push import DELIVERY_UNKNOWN, attempt_key, enqueue_sends
 from workers.queues import DEFAULT, job
@@ -29,33 +30,33 @@ REQUEUE_AFTER_S = 600
 CLAIM_DUE = text("""
     WITH due AS (
         SELECT id FROM notifications
-        WHERE (state IN ('pending', 'retrying') AND not_before <= now())
-           OR (state = 'queued' AND updated_at < now() - make_interval(secs => :requeue_after))
+        WHERE (state IN ('pending', 'retrying') AND not_before <= CAST(:now AS timestamptz))
+           OR (state = 'queued' AND updated_at < CAST(:now AS timestamptz) - make_interval(secs => :requeue_after))
         ORDER BY not_before
         LIMIT :batch
         FOR UPDATE SKIP LOCKED)
-    UPDATE notifications n SET state = 'queued', updated_at = now()
+    UPDATE notifications n SET state = 'queued', updated_at = CAST(:now AS timestamptz)
     FROM due WHERE n.id = due.id
     RETURNING n.id, n.attempts""")
 
-RELEASE = text("UPDATE notifications SET state = 'pending', updated_at = now() "
+RELEASE = text("UPDATE notifications SET state = 'pending', updated_at = CAST(:now AS timestamptz) "
                "WHERE id = ANY(:ids) AND state = 'queued'")
 
 # Sending past the timeout: the worker died. Whether the HTTP call had started is in Redis (attempt marks).
 STUCK = text("""
     SELECT id, attempts FROM notifications
-    WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => :timeout)
+    WHERE state = 'sending' AND claimed_at < CAST(:now AS timestamptz) - make_interval(secs => :timeout)
     ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED""")
 
 # The call may have reached FCM: never resent.
 GIVE_UP = text(f"""
-    UPDATE notifications SET state = 'failed', updated_at = now(),
+    UPDATE notifications SET state = 'failed', updated_at = CAST(:now AS timestamptz),
         last_error = '{DELIVERY_UNKNOWN}: worker lost during the call (claimed ' || claimed_at::text || ')'
     WHERE id = ANY(:ids) AND state = 'sending'""")
 
 # The worker died before the call started: nothing left, so it is sent again.
 RESEND = text("""
-    UPDATE notifications SET state = 'pending', updated_at = now(),
+    UPDATE notifications SET state = 'pending', updated_at = CAST(:now AS timestamptz),
         last_error = 'NOT_ATTEMPTED: worker lost before the call'
     WHERE id = ANY(:ids) AND state = 'sending'""")
 
@@ -79,7 +80,7 @@ def settle_stuck(sending_timeout_s: float, connection=None) -> int:
     Without Redis the marks cannot be read: the rows wait for the next relay rather than risk a double send.
     Returns how many were given up as DELIVERY_UNKNOWN.
     """
-    stuck = db.session.execute(STUCK, {"timeout": sending_timeout_s}).all()
+    stuck = db.session.execute(STUCK, {"timeout": sending_timeout_s, "now": clock.now()}).all()
     if not stuck:
         db.session.rollback()
         return 0
@@ -96,10 +97,10 @@ def settle_stuck(sending_timeout_s: float, connection=None) -> int:
     unknown = [row.id for row, seen in zip(stuck, marked) if seen]
     never_sent = [row.id for row, seen in zip(stuck, marked) if not seen]
     if unknown:
-        db.session.execute(GIVE_UP, {"ids": unknown})
+        db.session.execute(GIVE_UP, {"ids": unknown, "now": clock.now()})
         log.warning("notifications %s abandonnées en cours d'envoi (remise inconnue, pas de renvoi)", unknown)
     if never_sent:
-        db.session.execute(RESEND, {"ids": never_sent})
+        db.session.execute(RESEND, {"ids": never_sent, "now": clock.now()})
         log.warning("notifications %s jamais parties avant la perte du worker : renvoyées", never_sent)
     db.session.commit()
     return len(unknown)
@@ -113,14 +114,15 @@ def relay(batch_size: int = BATCH_SIZE, sending_timeout_s: float | None = None,
     result = RelayResult()
     result.given_up = settle_stuck(sending_timeout_s, connection)
     for _ in range(MAX_BATCHES):
-        rows = db.session.execute(CLAIM_DUE, {"batch": batch_size, "requeue_after": requeue_after_s}).all()
+        due = {"batch": batch_size, "requeue_after": requeue_after_s, "now": clock.now()}
+        rows = db.session.execute(CLAIM_DUE, due).all()
         db.session.commit()
         if not rows:
             break
         try:
             enqueue_sends([(row.id, row.attempts) for row in rows], connection)
         except Exception as exc:  # Redis down: hand the rows back at once rather than after REQUEUE_AFTER_S
-            db.session.execute(RELEASE, {"ids": [row.id for row in rows]})
+            db.session.execute(RELEASE, {"ids": [row.id for row in rows], "now": clock.now()})
             db.session.commit()
             result.error = f"{exc.__class__.__name__}: {exc}"
             log.warning("relais : file d'attente indisponible (%s), %d notifications remises en attente",

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, insert, text
 from sqlalchemy.exc import OperationalError
 
 from models import EventType, NotificationState, ReportEvent, db
+from service import clock
 from service.push import SEND_THREADS, Outcome, PushBackend, PushResult, get_backend
 from service.redis_client import get_redis
 from workers.queues import PUSH, enqueue, enqueue_many, job
@@ -62,11 +63,12 @@ JOB_RETRY = Retry(max=3, interval=[5, 30, 120])
 CLAIM = text("""
     WITH mine AS (
         SELECT id FROM notifications
-        WHERE id = ANY(:ids) AND state IN ('pending', 'queued', 'retrying') AND not_before <= now()
+        WHERE id = ANY(:ids) AND state IN ('pending', 'queued', 'retrying') AND not_before <= CAST(:now AS timestamptz)
         ORDER BY id
         FOR UPDATE SKIP LOCKED)
     UPDATE notifications n
-    SET state = 'sending', claimed_at = now(), attempts = n.attempts + 1, updated_at = now()
+    SET state = 'sending', claimed_at = CAST(:now AS timestamptz), attempts = n.attempts + 1,
+        updated_at = CAST(:now AS timestamptz)
     FROM mine WHERE n.id = mine.id
     RETURNING n.id, n.report_id, n.push_token_id, n.payload, n.attempts, n.kind, n.event_id,
         (SELECT t.token FROM push_tokens t WHERE t.id = n.push_token_id AND t.active) AS token,
@@ -84,13 +86,13 @@ FINISH = text(f"""
         ORDER BY n.id
         FOR UPDATE OF n)
     UPDATE notifications n
-    SET state = v.state, last_error = v.error, fcm_message_name = v.name, updated_at = now(),
-        sent_at = CASE WHEN v.sent THEN now() ELSE n.sent_at END
+    SET state = v.state, last_error = v.error, fcm_message_name = v.name, updated_at = CAST(:now AS timestamptz),
+        sent_at = CASE WHEN v.sent THEN CAST(:now AS timestamptz) ELSE n.sent_at END
     FROM v JOIN owned USING (id) WHERE n.id = v.id
     RETURNING n.id""")
 
 RETIRE_TOKENS = text("""
-    UPDATE push_tokens t SET active = false, retired_at = now(), retired_reason = v.reason
+    UPDATE push_tokens t SET active = false, retired_at = CAST(:now AS timestamptz), retired_reason = v.reason
     FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[])) AS v(id, reason)
     WHERE t.id = v.id AND t.active""")
 
@@ -103,14 +105,14 @@ RESCHEDULE = text("""
         SELECT n.id FROM notifications n JOIN v ON v.id = n.id WHERE n.state = 'sending'
         ORDER BY n.id FOR UPDATE OF n)
     UPDATE notifications n
-    SET state = 'retrying', not_before = now() + make_interval(secs => v.delay), last_error = v.error,
-        updated_at = now()
+    SET state = 'retrying', not_before = CAST(:now AS timestamptz) + make_interval(secs => v.delay),
+        last_error = v.error, updated_at = CAST(:now AS timestamptz)
     FROM v JOIN owned USING (id) WHERE n.id = v.id
     RETURNING n.id, n.attempts, n.not_before""")
 
 NOTIFIED = insert(ReportEvent.__table__).values(
     report_id=bindparam("report_id"), type=EventType.CITIZEN_NOTIFIED.value, actor_kind="system",
-    unit_id=bindparam("unit_id"), citizen_visible=False, data=bindparam("data"))
+    unit_id=bindparam("unit_id"), citizen_visible=False, data=bindparam("data"), at=bindparam("at"))
 
 
 @job(queue=PUSH, timeout=60, retry=JOB_RETRY)
@@ -169,7 +171,8 @@ def settle_and_claim(sent: tuple[list[Claim], list[PushResult | None]] | None,
     for attempt in range(3):
         try:
             rescheduled = _write_outcomes(*plan[:3]) if plan else []
-            rows = db.session.execute(CLAIM, {"ids": list(notification_ids)}).all() if notification_ids else []
+            rows = (db.session.execute(CLAIM, {"ids": list(notification_ids), "now": clock.now()}).all()
+                    if notification_ids else [])
             db.session.commit()
             break
         except OperationalError as exc:  # deadlock with a relay giving up rows: the transaction is redone
@@ -255,7 +258,8 @@ def _schedule_retries(retries: list[tuple[Claim, float, str]], rescheduled: list
     by_id = {claim.id: claim for claim, _, _ in retries}
     due: dict[datetime, list[Claim]] = {}
     for row in rescheduled:
-        due.setdefault(_whole_second(row.not_before), []).append(by_id[row.id])
+        # RQ's scheduler runs on the machine's clock: the same delay from its own now.
+        due.setdefault(_whole_second(clock.on_system_clock(row.not_before)), []).append(by_id[row.id])
     for at, group in due.items():
         _schedule_retry(group, at)
 
@@ -263,13 +267,14 @@ def _schedule_retries(retries: list[tuple[Claim, float, str]], rescheduled: list
 def _write_outcomes(finals, retries, dead) -> list:
     """Final states, retired tokens, citizen_notified events, retrying rows (the caller commits)."""
     rescheduled = []
+    now = clock.now()
     if finals:
         owned = set(db.session.execute(FINISH, {
             "ids": [c.id for c, _, _, _ in finals], "states": [s for _, s, _, _ in finals],
             "errors": [e for _, _, e, _ in finals],
             "names": [r.message_name if r is not None else None for _, _, _, r in finals],
-            "sent": [s in (S.SENT.value, S.LOGGED.value) for _, s, _, _ in finals]}).scalars())
-        events = [{"report_id": c.report_id, "unit_id": c.unit_id,
+            "sent": [s in (S.SENT.value, S.LOGGED.value) for _, s, _, _ in finals], "now": now}).scalars())
+        events = [{"report_id": c.report_id, "unit_id": c.unit_id, "at": now,
                    "data": {"notification_id": c.id, "kind": c.kind, "event_id": c.event_id,
                             "backend": "fcm" if r.outcome == Outcome.DELIVERED else "log",
                             "fcm_message_name": r.message_name}}
@@ -277,11 +282,12 @@ def _write_outcomes(finals, retries, dead) -> list:
         if events:
             db.session.execute(NOTIFIED, events)
     if dead:
-        db.session.execute(RETIRE_TOKENS, {"ids": [t for t, _ in dead], "reasons": [r for _, r in dead]})
+        db.session.execute(RETIRE_TOKENS, {"ids": [t for t, _ in dead], "reasons": [r for _, r in dead],
+                                           "now": now})
     if retries:
         rescheduled = db.session.execute(RESCHEDULE, {
             "ids": [c.id for c, _, _ in retries], "delays": [float(d) for _, d, _ in retries],
-            "errors": [e for _, _, e in retries]}).all()
+            "errors": [e for _, _, e in retries], "now": now}).all()
     return rescheduled
 
 

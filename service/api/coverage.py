@@ -1,5 +1,4 @@
 """Who would handle a report here, now: the routing decision without writing anything."""
-from datetime import datetime, timezone
 
 from flask_smorest import abort
 
@@ -9,6 +8,7 @@ from service.api.presenters import unit_dict
 from service.api.schemas import CoverageQuerySchema, CoverageSchema
 from service.intake import OUTSIDE_TERRITORY
 from service.routing import NoCompetentUnit, OutsideTerritory, route
+from service import clock
 
 blp = ApiBlueprint("coverage", __name__, description="Couverture : quelle unité est compétente ici et maintenant")
 
@@ -22,7 +22,7 @@ def coverage(query):
         abort(422, message="Catégorie inconnue.", errors={"query": {"category": ["Catégorie inconnue."]}})
     # Nothing is written: the process clock is good enough, and spares a database round trip.
     try:
-        placement = route(query["lon"], query["lat"], category.code, category.forces, datetime.now(timezone.utc))
+        placement = route(query["lon"], query["lat"], category.code, category.forces, clock.now())
     except OutsideTerritory:
         abort(422, message=OUTSIDE_TERRITORY, errors={"query": {"lat": [OUTSIDE_TERRITORY]}})
     except NoCompetentUnit:

@@ -1,7 +1,7 @@
 """Read models of the console: the triage queue, map layers, a report's page, scoped lookups (404 outside scope)."""
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import abort
 from sqlalchemy import case, func, or_, select
@@ -10,6 +10,7 @@ from models import (Category, Incident, Officer, OutcomeCode, Report, ReportCont
                     db)
 from service.console.access import in_scope, unit_ids_in_scope, unit_in_scope
 from service.workflow import OPEN, STATUS_LABELS_FR
+from service import clock
 
 QUEUE_LIMIT = 200
 PERIODS = {"24h": timedelta(hours=24), "7j": timedelta(days=7), "30j": timedelta(days=30)}
@@ -112,7 +113,7 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
 
     Reports of one incident collapse into its most urgent report, which carries the incident's size.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     due = _due_expr().label("due_at")
     last_transfer = (select(ReportEvent.type).where(
         ReportEvent.report_id == Report.id,

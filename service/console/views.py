@@ -1,17 +1,15 @@
 """Console pages: the queue and its map, a report's page with its workflow actions, incidents, accounts."""
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models import Role
-from service import contacts, incidents, officers, workflow
+from service import clock, contacts, incidents, officers, workflow
 from service.console import forms, queries
 from service.console.access import current_officer, officer_required
 from service.console.blueprint import bp
-
-PARIS = ZoneInfo("Europe/Paris")
+from service.clock import PARIS
 
 
 # --- Template helpers ------------------------------------------------------------------------------------------
@@ -40,19 +38,19 @@ def french_duration(seconds: float) -> str:
 def _countdown(due: datetime | None) -> str:
     if due is None:
         return ""
-    left = (due - datetime.now(timezone.utc)).total_seconds()
+    left = (due - clock.now()).total_seconds()
     return f"reste {french_duration(left)}" if left >= 0 else f"dépassé de {french_duration(left)}"
 
 
 @bp.app_template_filter("age")
 def _age(since: datetime | None) -> str:
-    return french_duration((datetime.now(timezone.utc) - since).total_seconds()) if since else ""
+    return french_duration((clock.now() - since).total_seconds()) if since else ""
 
 
 @bp.context_processor
 def _console_context():
     return {"officer": current_officer(), "Role": Role, "status_labels": workflow.STATUS_LABELS_FR,
-            "now_utc": datetime.now(timezone.utc)}
+            "now_utc": clock.now()}
 
 
 # --- Queue and map ---------------------------------------------------------------------------------------------
@@ -77,7 +75,7 @@ def queue_json():
     rows = queries.queue(officer, filters)
     response = jsonify(rows_html=render_template("console/_queue_rows.html", rows=rows),
                        markers=[r.marker() for r in rows], ids=[r.id for r in rows], count=len(rows),
-                       server_time=datetime.now(timezone.utc).isoformat())
+                       server_time=clock.now().isoformat())
     response.headers["Cache-Control"] = "no-store"
     return response
 

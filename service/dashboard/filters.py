@@ -4,7 +4,8 @@ from datetime import date
 from werkzeug.datastructures import MultiDict
 
 from models import Role
-from service.indicators import BUCKET_LABELS, CLOCKS, IndicatorFilters, PARIS
+from service.indicators import BUCKET_LABELS, CLOCKS, IndicatorFilters
+from service import clock
 
 
 def _int(args: MultiDict, name: str, errors: list, low: int | None = None, high: int | None = None):
@@ -72,5 +73,4 @@ def filters_from_args(args: MultiDict, officer, scope: frozenset[int] | None,
 
 
 def today_paris() -> date:
-    from datetime import datetime
-    return datetime.now(PARIS).date()
+    return clock.today_in_paris()

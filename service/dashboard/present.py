@@ -3,7 +3,8 @@ from datetime import date, datetime, timedelta
 
 from flask import url_for
 
-from service.indicators import BUCKET_LABELS, CLOCKS, PARIS, SLA_CLOCKS, IndicatorFilters
+from service.clock import PARIS
+from service.indicators import BUCKET_LABELS, CLOCKS, SLA_CLOCKS, IndicatorFilters
 
 CLOCK_LABELS = {"acknowledge": "Prise en compte", "dispatch": "Envoi d'une patrouille", "resolve": "Résolution",
                 "inform": "Information de l'habitant"}

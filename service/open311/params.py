@@ -1,13 +1,11 @@
 """Open311 query parameters: an empty value is an absent one; bad values raise Open311 400s in French."""
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from service.open311.errors import bad_request, not_found
-
-PARIS = ZoneInfo("Europe/Paris")
+from service.clock import PARIS
 
 
 def value(args: MultiDict, name: str) -> str | None:

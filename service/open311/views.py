@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, request, url_for
 
-from service import partners
+from service import clock, partners
 from service.intake import IntakeRejected, submit_report
 from service.open311 import catalogue, params
 from service.open311.errors import Open311Error, bad_request, forbidden, not_found
@@ -68,7 +68,7 @@ def service_definition(service_code, fmt):
 
 @bp.get(f"/requests.{FORMAT}")
 def list_requests(fmt):
-    return render(fmt, "service_requests", find_requests(_request_query(request.args), _now()))
+    return render(fmt, "service_requests", find_requests(_request_query(request.args), clock.now()))
 
 
 @bp.get(f"/requests/<service_request_id>.{FORMAT}")
@@ -120,14 +120,10 @@ def service_request_updates(fmt):
     return render(fmt, "service_requests_updates", find_updates(start, end, page, page_size))
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _window(args) -> tuple[datetime, datetime]:
     start, end = params.moment(args, "start_date"), params.moment(args, "end_date")
     _check_span(start, end)
-    return default_window(start, end, _now())
+    return default_window(start, end, clock.now())
 
 
 def _check_span(start, end) -> None:

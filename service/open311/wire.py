@@ -6,14 +6,13 @@ arrays in JSON) and scalars. XML is built as a string in one pass, which keeps 1
 import json
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Response
+from service.clock import PARIS
 
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
-PARIS = ZoneInfo("Europe/Paris")
 
 # Container element → name of its repeated child.
 CHILD_NAMES = {

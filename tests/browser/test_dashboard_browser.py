@@ -1,5 +1,5 @@
 """The dashboard in headless Chromium: a supervisor logs in, the charts, heat map and map render, a bar drills down."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -8,6 +8,7 @@ from models import Unit, db
 from service import officers
 from service.indicators import refresh_indicator_views
 from tests.integration.indicator_factory import make_report
+from service import clock as service_clock
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
@@ -20,7 +21,7 @@ def history(committed):
         "GROUP BY parent_id HAVING count(*) >= 2 ORDER BY parent_id LIMIT 1")).scalar_one()
     units = db.session.scalars(select(Unit).where(Unit.parent_id == parent, Unit.receives_reports)
                                .order_by(Unit.id).limit(2)).all()
-    now = datetime.now(timezone.utc)
+    now = service_clock.now()
     for i in range(24):
         make_report(units[i % 2], [("acknowledged", 3 + i), ("dispatched", 20 + i), ("resolved", 60 + 5 * i),
                                    ("citizen_notified", 61 + 5 * i), ("closed", 62 + 5 * i)],

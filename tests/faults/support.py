@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, clock_environment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLACES = [(48.8530, 2.3499), (45.7578, 4.8320), (43.2965, 5.3698), (47.2184, -1.5536), (44.8378, -0.5792),
@@ -172,7 +172,8 @@ class Server:
     def start(self, entry: str = "tests.faults.wsgi_faults:app", ready_path: str = "/healthz") -> "Server":
         self.process = subprocess.Popen(
             [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--bind", f"127.0.0.1:{self.port}", *self.args, entry],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
+            cwd=ROOT, env={**self.env, **clock_environment()},
+            stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import text
 
 from models import db
-from tests.conftest import REFERENCE_TABLES, TEST_DATABASE_URL, TEST_REDIS_URL, _test_config
+from tests.conftest import REFERENCE_TABLES, TEST_DATABASE_URL, TEST_REDIS_URL, _test_config, clock_environment
 from tests.fcm_server import FCMTestServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -137,7 +137,7 @@ def worker_process(fcm_server, fcm_credentials, *args, **env) -> subprocess.Pope
         **os.environ, "DATABASE_URL": TEST_DATABASE_URL, "REDIS_URL": TEST_REDIS_URL,
         "FCM_CREDENTIALS_FILE": fcm_credentials, "FCM_ENDPOINT": fcm_server.endpoint, "PROXIMA_ENV": "test",
         "SECRET_KEY": "test-secret", "PUSH_HTTP_TIMEOUT_S": "30", "PUSH_BACKOFF_BASE_S": "1",
-        **{k: str(v) for k, v in env.items()},
+        **clock_environment(), **{k: str(v) for k, v in env.items()},
     }
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", *args], cwd=ROOT,
                             env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

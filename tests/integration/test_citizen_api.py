@@ -1,13 +1,14 @@
 """Citizen API over real PostgreSQL+PostGIS and Redis: devices, intake, validation, authorization."""
 import io
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
 from models import Device, IdempotencyRecord, Incident, Notification, PushToken, Report, ReportContact, ReportEvent, db
+from service import clock as service_clock
 
 NOTRE_DAME = {"lat": 48.8530, "lon": 2.3499}
 
@@ -146,7 +147,7 @@ def test_invalid_reports_are_422_with_field_messages_and_write_nothing(client, o
 
 @pytest.mark.parametrize("overrides, field", [
     ({"category": "licorne"}, "category"),
-    ({"observed_at": (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()}, "observed_at"),
+    ({"observed_at": (service_clock.now() + timedelta(hours=2)).isoformat()}, "observed_at"),
     ({"category": "nuisance_sonore", "answers": {}}, "answers"),
     ({"answers": {"vehicle_type": ["tank"]}}, "answers"),
     ({"location": {"lat": 46.0, "lon": -5.0}}, "location"),
@@ -332,7 +333,7 @@ def test_openapi_document_lists_each_operations_real_error_codes_and_no_catch_al
 def _close(reference, days_ago=0):
     from sqlalchemy import update
     db.session.execute(update(Report).where(Report.reference == reference).values(
-        status="closed", closed_at=func.now() - timedelta(days=days_ago)))
+        status="closed", closed_at=service_clock.now() - timedelta(days=days_ago)))
     db.session.commit()
 
 

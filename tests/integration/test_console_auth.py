@@ -1,10 +1,11 @@
 """Console sign-in: sessions, CSRF, throttling and temporary lock, safe redirects, cookie flags."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from models import AuditEntry, Officer, db
 from tests.integration.console_support import PASSWORD, csrf_token, login, make_officer, new_client
+from service import clock as service_clock
 
 
 def test_login_page_is_french_and_has_csrf(app, db_session):
@@ -56,13 +57,13 @@ def test_wrong_password_then_lock(app, db_session):
         assert "Identifiants incorrects" in response.get_data(as_text=True)
     officer = db.session.scalar(select(Officer).where(Officer.email == "agent@test.fr"))
     db.session.refresh(officer)
-    assert officer.locked_until is not None and officer.locked_until > datetime.now(timezone.utc)
+    assert officer.locked_until is not None and officer.locked_until > service_clock.now()
     # Locked: even the right password is refused, with the same message.
     response = login(console_client, "agent@test.fr")
     assert response.status_code == 401
     assert console_client.get("/console/").status_code == 302
     # Once the lock has expired, the right password works again.
-    officer.locked_until = datetime.now(timezone.utc) - timedelta(seconds=1)
+    officer.locked_until = service_clock.now() - timedelta(seconds=1)
     db.session.commit()
     assert login(console_client, "agent@test.fr").status_code == 302
     assert console_client.get("/console/").status_code == 200

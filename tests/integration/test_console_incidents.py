@@ -1,8 +1,10 @@
 """Incidents: automatic grouping at intake (category radius and window), officers' merge and split."""
+import pytest
 from sqlalchemy import select
 
 from models import Incident, ReportEvent, db
 from service import incidents
+from tests.instants import WEEKDAY_NIGHT
 from tests.integration.console_support import (LYON_2E, PARIS_4E, login, make_officer, new_client,
                                                make_report, token_from)
 
@@ -23,6 +25,8 @@ def test_grouping_respects_category_and_radius(db_session):
     assert merged.data["automatic"] is True
 
 
+# At night: the Paris 4e reports are the commissariat's (the police municipale is closed).
+@pytest.mark.instant(WEEKDAY_NIGHT)
 def test_officer_merges_and_splits(app, db_session):
     console_client = new_client(app)
     officer = make_officer("agent@test.fr")

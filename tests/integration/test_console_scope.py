@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from models import AuditEntry, Report, ReportEvent, db
 from service.console.access import unit_ids_in_scope
+from service import clock as service_clock
 from tests.integration.console_support import (LYON_2E, act, login, make_officer,
                                                make_report, new_client, token_from, unit)
 
@@ -141,12 +142,12 @@ def test_agent_without_unit_sees_nothing(db_session):
 
 
 def test_admin_unlocks_and_deactivates_accounts(app, db_session):
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta
 
     from models import Officer
     admin_officer = make_officer("admin@test.fr", role="admin", unit_code=None)
     agent_officer = make_officer("agent@test.fr")
-    agent_officer.locked_until = datetime.now(timezone.utc) + timedelta(minutes=10)
+    agent_officer.locked_until = service_clock.now() + timedelta(minutes=10)
     db.session.commit()
     admin, agent = new_client(app), new_client(app)
     login(admin, "admin@test.fr")

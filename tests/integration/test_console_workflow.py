@@ -1,8 +1,10 @@
 """Console triage through HTTP: the workflow actions, their events and authors, transfers, queue and contact reads."""
+import pytest
 from sqlalchemy import select
 
 from models import AuditEntry, Report, ReportContact, ReportEvent, db
 from service import audit
+from tests.instants import WEEKDAY_NIGHT
 from tests.integration.console_support import (LYON_2E, act, login, make_officer,
                                                make_report, new_client, token_from, unit)
 
@@ -142,6 +144,8 @@ def test_reopen_after_close(app, db_session):
     assert report.status == "acknowledged" and report.closed_at is None and report.outcome_code is None
 
 
+# At night: every Paris 4e report goes to the commissariat's queue (the police municipale is closed).
+@pytest.mark.instant(WEEKDAY_NIGHT)
 def test_queue_is_ordered_by_priority_then_time_left(app, db_session):
     console_client = new_client(app)
     make_officer("agent@test.fr")

@@ -7,9 +7,11 @@ import pytest
 from sqlalchemy import select, text
 
 from models import AuditEntry, Unit, db
-from service.indicators import EXPORT_COLUMNS, PARIS, refresh_indicator_views
+from service.clock import PARIS
+from service.indicators import EXPORT_COLUMNS, refresh_indicator_views
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import make_report
+from service import clock as service_clock
 
 TODAY = date.today()
 
@@ -22,8 +24,7 @@ def two_units(db_session):
         "GROUP BY parent_id HAVING count(*) >= 2 ORDER BY parent_id LIMIT 1")).scalar_one()
     a, b = db.session.scalars(select(Unit).where(Unit.parent_id == parent, Unit.receives_reports)
                               .order_by(Unit.id).limit(2)).all()
-    from datetime import datetime, timezone
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = service_clock.now().replace(microsecond=0)
     received = now - timedelta(days=2)
     reports = {
         "a_rodeo": make_report(a, [("acknowledged", 5), ("dispatched", 20), ("resolved", 60),
@@ -170,8 +171,7 @@ def test_cached_figures_follow_each_refresh(client, two_units, redis_conn):
     first = client.get("/console/tableau-de-bord/donnees.json").get_json()
     assert first["summary"]["reports"] == 3
     assert any(k.startswith(b"indicators:dashboard:") for k in redis_conn.keys("*"))
-    from datetime import datetime, timezone
-    make_report(two_units["b"], [("acknowledged", 12)], received_at=datetime.now(timezone.utc) - timedelta(hours=3))
+    make_report(two_units["b"], [("acknowledged", 12)], received_at=service_clock.now() - timedelta(hours=3))
     db.session.commit()
     # Not refreshed yet: the figures are those of the "as of" time shown.
     assert client.get("/console/tableau-de-bord/donnees.json").get_json()["summary"]["reports"] == 3

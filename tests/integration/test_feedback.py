@@ -1,10 +1,11 @@
 """Satisfaction feedback: only the reporting device, only after the answer, only once; it feeds the indicators."""
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from models import Feedback, Report, ReportEvent, db
 from service.feedback import FeedbackRefused, submit_feedback
 from service.indicators import IndicatorFilters, refresh_indicator_views, summary
+from service import clock as service_clock
 
 BODY = {"reactivite": 4, "courtoisie": 5, "information": 3, "comment": "Merci, patrouille passée vite."}
 
@@ -49,7 +50,7 @@ def new_report(client, headers) -> str:
 
 def close(reference: str) -> None:
     db.session.execute(update(Report).where(Report.reference == reference).values(
-        status="closed", closed_at=func.now()))
+        status="closed", closed_at=service_clock.now()))
     db.session.commit()
 
 

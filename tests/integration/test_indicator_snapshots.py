@@ -1,6 +1,6 @@
 """Long national dashboard views computed ahead (service.indicator_snapshots): what is stored, when it is served."""
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -12,8 +12,11 @@ from service.indicator_snapshots import (LONG_PERIOD_DAYS, SNAPSHOT_MAX_AGE, lon
 from service.indicators import IndicatorFilters, dashboard_data, refresh_indicator_views
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import any_unit, make_report
+from service import clock as service_clock
+from service.clock import PARIS
+from tests.conftest import TEST_INSTANT
 
-TODAY = datetime.now(indicators.PARIS).date()
+TODAY = TEST_INSTANT.astimezone(PARIS).date()
 
 
 def _year(**kwargs) -> IndicatorFilters:
@@ -28,7 +31,7 @@ def _plain(data: dict) -> dict:
 
 @pytest.fixture
 def history(db_session):
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = service_clock.now().replace(microsecond=0)
     a, b = any_unit(), any_unit("gendarmerie")
     make_report(a, [("acknowledged", 5), ("dispatched", 20), ("resolved", 60), ("citizen_notified", 61),
                     ("closed", 62)], received_at=now - timedelta(days=3), outcome_code="interpellation")
@@ -74,7 +77,7 @@ def test_a_stored_view_has_the_figures_of_the_live_computation(history):
 
 def test_stored_views_keep_their_figures_until_recomputed(history):
     refresh_snapshots(TODAY)
-    make_report(history["a"], [("acknowledged", 7)], received_at=datetime.now(timezone.utc) - timedelta(days=1))
+    make_report(history["a"], [("acknowledged", 7)], received_at=service_clock.now() - timedelta(days=1))
     refresh_indicator_views()
     # The stored view shows its own "as of" time: the new report comes with the next computation.
     assert served_dashboard_data(_year())["summary"]["reports"] == 4
@@ -95,7 +98,7 @@ def test_views_other_than_the_stored_ones_are_computed_live(history):
 def test_a_stale_view_is_not_served(history):
     refresh_snapshots(TODAY)
     db.session.execute(update(IndicatorSnapshot).values(
-        computed_at=func.now() - SNAPSHOT_MAX_AGE - timedelta(minutes=1)))
+        computed_at=service_clock.now() - SNAPSHOT_MAX_AGE - timedelta(minutes=1)))
     assert "snapshot" not in served_dashboard_data(_year())
 
 

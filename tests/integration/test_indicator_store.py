@@ -1,7 +1,7 @@
 """Every report's clocks kept in the process (service.indicator_store): same figures as SQL, kept current."""
 import logging
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -13,6 +13,7 @@ from service.indicators import IndicatorFilters, dashboard_data, exact_dashboard
 from service.territories import import_territories
 from tests.integration.indicator_factory import any_unit, make_report
 from tests.integration.test_indicators_aggregates import _same, population  # noqa: F401 (fixture)
+from service import clock as service_clock
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_store_leaves_short_and_otherwise_filtered_views_to_their_own_read(
 
 
 def test_store_follows_each_refresh_reading_only_what_changed(db_session, store_on, caplog):
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = service_clock.now().replace(microsecond=0)
     unit = any_unit()
     answered = make_report(unit, [("acknowledged", 5)], received_at=now - timedelta(days=40))
     make_report(unit, [("acknowledged", 8), ("resolved", 30), ("closed", 31)], received_at=now - timedelta(days=90))
@@ -98,7 +99,7 @@ def test_store_follows_each_refresh_reading_only_what_changed(db_session, store_
 
 
 def test_store_reads_everything_again_when_a_refresh_removed_reports(db_session, store_on, caplog):
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = service_clock.now().replace(microsecond=0)
     unit = any_unit("gendarmerie")
     gone = make_report(unit, [("acknowledged", 5)], received_at=now - timedelta(days=10))
     make_report(unit, [("acknowledged", 7)], received_at=now - timedelta(days=11))
@@ -119,7 +120,7 @@ def test_store_starts_over_when_its_refresh_is_gone(db_session, store_on):
     """A refresh the store read and that no longer exists (rolled back in tests; cleaned up by hand) is not
     trusted: the store reads everything again."""
     unit = any_unit()
-    make_report(unit, [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
+    make_report(unit, [("acknowledged", 5)], received_at=service_clock.now() - timedelta(days=3))
     refresh_indicator_views(full=True)
     assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
     db.session.execute(text("DELETE FROM indicator_refreshes"))
@@ -129,7 +130,7 @@ def test_store_starts_over_when_its_refresh_is_gone(db_session, store_on):
 
 
 def test_store_reads_rows_written_before_refreshes_were_numbered(db_session, store_on):
-    make_report(any_unit(), [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
+    make_report(any_unit(), [("acknowledged", 5)], received_at=service_clock.now() - timedelta(days=3))
     refresh_indicator_views(full=True)
     db.session.execute(text("UPDATE indicator_report_clocks SET refresh_id = 0"))  # as migration 0009 left them
     assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
@@ -137,14 +138,14 @@ def test_store_reads_rows_written_before_refreshes_were_numbered(db_session, sto
 
 def test_store_follower_loads_follows_and_lets_go_when_unused(app, db_session, store_on, monkeypatch):
     unit = any_unit()
-    make_report(unit, [("acknowledged", 5)], received_at=datetime.now(timezone.utc) - timedelta(days=3))
+    make_report(unit, [("acknowledged", 5)], received_at=service_clock.now() - timedelta(days=3))
     refresh_indicator_views(full=True)
     indicator_store.warm_in_background()  # its thread would share the test transaction's one connection
     assert not indicator_store._follower_started and indicator_store.footprint()["reports"] == 0
 
     assert indicator_store.follow_once(app)  # what the thread runs every few seconds
     assert indicator_store.footprint()["reports"] == 1
-    make_report(unit, [("acknowledged", 9)], received_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    make_report(unit, [("acknowledged", 9)], received_at=service_clock.now() - timedelta(hours=1))
     refresh_indicator_views()
     assert indicator_store.follow_once(app)
     footprint = indicator_store.footprint()

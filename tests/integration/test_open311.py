@@ -11,6 +11,8 @@ from sqlalchemy import event, select, text
 
 from models import EventType, PartnerKey, Report, ReportContact, ReportEvent, db
 from service import partners
+from service import clock as service_clock
+from tests.instants import WEEKDAY_NIGHT
 
 BASE = "/open311/v2"
 PARIS_4E = {"lat": "48.8566", "long": "2.3522"}
@@ -192,6 +194,8 @@ def test_post_requires_a_valid_active_api_key(client, key):
     assert db.session.execute(select(Report)).first() is None
 
 
+# At night: the notice names the commissariat (the police municipale is closed).
+@pytest.mark.instant(WEEKDAY_NIGHT)
 def test_post_goes_through_intake_and_answers_a_list_of_one(client, key):
     response = post(client, key, "xml", description="Tags sur la façade de l'école.", email="r@example.fr",
                     first_name="Jeanne", last_name="Martin", phone="0612345678", device_id="dev-1",
@@ -380,9 +384,9 @@ def three_requests(client, key):
     """A recent open dégradation, a recent closed rodéo, and a dégradation received 120 days ago."""
     recent = created_reference(post(client, key))
     rodeo = created_reference(post(client, key, service_code="rodeo_motorise", **LYON_2E))
-    finish(report_of(rodeo), "closed", "saisie_engin", datetime.now(timezone.utc))
+    finish(report_of(rodeo), "closed", "saisie_engin", service_clock.now())
     old = created_reference(post(client, key, lat="43.2965", long="5.3698"))
-    long_ago = datetime.now(timezone.utc) - timedelta(days=120)
+    long_ago = service_clock.now() - timedelta(days=120)
     db.session.execute(text("UPDATE reports SET received_at = :t, updated_at = :t WHERE reference = :r"),
                        {"t": long_ago, "r": old})
     db.session.commit()
@@ -438,7 +442,7 @@ def test_start_and_end_dates(client, three_requests):
 
 def test_updated_after_and_before(client, three_requests):
     t = three_requests
-    since = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = (service_clock.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert sorted(ids(client, f"updated_after={since}")) == sorted([t["rodeo"], t["recent"]])
     before = (t["long_ago"] + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert ids(client, f"updated_before={before}") == [t["old"]]
@@ -475,7 +479,7 @@ def test_extensions_duplicates_and_notes_history(client, key):
 def test_service_request_updates(client, key):
     reference = created_reference(post(client, key))
     report = report_of(reference)
-    finish(report, "resolved", "interpellation", datetime.now(timezone.utc))
+    finish(report, "resolved", "interpellation", service_clock.now())
     root = xml_of(client.get(f"{BASE}/servicerequestupdates.xml"))
     assert root.tag == "service_requests_updates"
     updates = root.findall("request_update")
@@ -488,7 +492,7 @@ def test_service_request_updates(client, key):
     assert "interpellations" in last.findtext("description") and "Dupont" not in root.xpath("string()")
     body = json_of(client.get(f"{BASE}/servicerequestupdates.json"))
     assert isinstance(body, list) and [u["update_id"] for u in body] == [u.findtext("update_id") for u in updates]
-    old = (datetime.now(timezone.utc) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old = (service_clock.now() - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
     json_errors(client.get(f"{BASE}/servicerequestupdates.json?start_date={old}&end_date=2099-01-01"), 400)
     assert json_of(client.get(f"{BASE}/servicerequestupdates.json?start_date={old}")) == []
 

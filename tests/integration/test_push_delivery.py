@@ -1,6 +1,6 @@
 """Push delivery through pyfcm (unpatched) against the local FCM HTTP v1 test server, with real Redis and RQ."""
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -8,6 +8,8 @@ from models import Notification, OutcomeCode, PushToken, ReportEvent, Unit, db
 from service import notifications
 from service.push import Outcome
 from service.push.fcm import FCMBackend
+from service import clock as service_clock
+from service.clock import PARIS
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
 from tests.integration.push_fixtures import (fcm_credentials, fcm_server, free_port, push_app, push_db,  # noqa: F401
@@ -201,7 +203,7 @@ def test_a_read_timeout_is_recorded_as_unknown_and_never_resent(push_app, push_d
 
 
 def test_quiet_hours_hold_non_urgent_pushes_until_the_window_ends(push_app, push_db, fcm_server):
-    paris_now = datetime.now(timezone.utc).astimezone(notifications.PARIS)
+    paris_now = service_clock.now().astimezone(PARIS)
     window = {"start": (paris_now - timedelta(hours=1)).strftime("%H:%M"),
               "end": (paris_now + timedelta(hours=1)).strftime("%H:%M")}
     device = make_device(tokens=("tok-night",), preferences={"quiet_hours": window})

@@ -1,7 +1,7 @@
 """Scheduled follow-ups: SLA reminder and escalation, satisfaction request after closure, retention purge."""
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,8 +13,9 @@ from tests.integration.push_fixtures import (fcm_credentials, fcm_server, push_a
                                              work, worker_process)
 from workers.queues import worker_connection
 from workers.worker import build_cron
+from service import clock as service_clock
 
-NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
+NOW = service_clock.now
 
 
 def events(report_id, event_type):

@@ -14,6 +14,8 @@ from tests.integration.push_fixtures import (PrivateRedis, fcm_credentials, fcm_
                                              push_config, push_db, work, worker_process)
 from workers.outbox import relay
 from workers.push import claim_for_sending, enqueue_sends
+from service import clock as service_clock
+from service.clock import PARIS
 
 
 def states(*report_ids):
@@ -177,7 +179,7 @@ def test_a_retry_lost_with_redis_is_picked_up_by_the_relay(push_app, push_db, fc
     assert states() == ["retrying"]
     redis_conn.flushdb()  # Redis restarted empty: the scheduled retry is gone
     assert relay().enqueued == 0  # not due yet
-    db.session.execute(update(Notification).values(not_before=func.now()))  # the minute has passed
+    db.session.execute(update(Notification).values(not_before=service_clock.now()))  # the minute has passed
     db.session.commit()
     assert relay().enqueued == 1
     work(push_app)
@@ -190,8 +192,8 @@ def test_rows_due_now_are_written_queued_and_a_lost_hand_off_is_relayed(push_app
     right after the commit; a row in quiet hours waits `pending` for the relay; a row written `queued` whose job
     never came (the process died before enqueuing) is enqueued again by the relay after its requeue delay."""
     from workers.outbox import REQUEUE_AFTER_S
-    from datetime import datetime, timedelta
-    now = datetime.now(notifications.PARIS)
+    from datetime import timedelta
+    now = service_clock.now().astimezone(PARIS)
     night = {"quiet_hours": {"start": (now - timedelta(hours=1)).strftime("%H:%M"),
                              "end": (now + timedelta(hours=1)).strftime("%H:%M")}}  # now is inside
     due = make_report(device=make_device(tokens=("tok-due",)))
@@ -209,7 +211,7 @@ def test_rows_due_now_are_written_queued_and_a_lost_hand_off_is_relayed(push_app
     assert [m.token for m in fcm_server.messages] == ["tok-due"]
     assert relay().enqueued == 0  # the lost row is young: its job may still be on its way
     db.session.execute(update(Notification).where(Notification.id == lost_rows[0].id).values(
-        updated_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, REQUEUE_AFTER_S + 1)))
+        updated_at=service_clock.now() - func.make_interval(0, 0, 0, 0, 0, 0, REQUEUE_AFTER_S + 1)))
     db.session.commit()
     assert relay().enqueued == 1
     work(push_app, with_scheduler=False)

@@ -1,12 +1,11 @@
 """Routing at known places over the real communes and the demo units."""
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from service.routing import OutsideTerritory, route
+from service.clock import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=PARIS)
 NIGHT = datetime(2026, 11, 26, 23, 40, tzinfo=PARIS)
 ALL_FORCES = ["police_nationale", "gendarmerie", "police_municipale"]

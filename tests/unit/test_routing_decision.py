@@ -1,13 +1,12 @@
 """The routing decision as a pure function: precedence, competence, service hours, fallback."""
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from service.hours import is_open
 from service.routing import NoCompetentUnit, UnitCandidate, decide
+from service.clock import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 DAYTIME = {d: [["07:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat")}
 PN = UnitCandidate(1, "Commissariat de Ville", "police_nationale", None, None, area=0.01)
 PM = UnitCandidate(2, "Police municipale de Ville", "police_municipale", None, DAYTIME, area=0.01)
@@ -76,3 +75,44 @@ def test_all_competent_units_closed_still_routes_and_says_so():
 ])
 def test_service_hours_across_midnight(hours, when, expected):
     assert is_open(hours, at(when)) is expected
+
+
+# --- Daylight saving time: service hours are read on the Paris wall clock, whatever the UTC offset ----------
+# 2026-03-29 and 2026-10-25 are the last Sundays of March and October: at 02:00 (CET) Paris jumps to 03:00
+# (CEST); at 03:00 (CEST) it falls back to 02:00 (CET), so 02:00-03:00 happens twice.
+SATURDAY_NIGHTS = {"sat": [["22:00", "02:30"]]}  # a range that runs past midnight, into the change
+
+
+def utc(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+@pytest.mark.parametrize("when, expected", [
+    ("2026-03-29T00:59:00+00:00", True),   # 01:59 CET, the last minute before the jump
+    ("2026-03-29T01:00:00+00:00", False),  # 03:00 CEST: 02:00-02:59 never existed, the range is over
+    ("2026-03-28T20:59:00+00:00", False),  # Saturday 21:59 CET, before it opens
+    ("2026-03-28T21:00:00+00:00", True),   # Saturday 22:00 CET
+])
+def test_range_past_midnight_on_the_spring_change(when, expected):
+    assert is_open(SATURDAY_NIGHTS, utc(when)) is expected
+
+
+@pytest.mark.parametrize("when, expected", [
+    ("2026-10-25T00:20:00+00:00", True),   # 02:20 CEST, first pass
+    ("2026-10-25T00:30:00+00:00", False),  # 02:30 CEST: the range ends
+    ("2026-10-25T01:20:00+00:00", True),   # 02:20 CET, the wall clock shows 02:20 again: open again
+    ("2026-10-25T01:30:00+00:00", False),  # 02:30 CET
+])
+def test_range_past_midnight_on_the_autumn_change_follows_the_wall_clock(when, expected):
+    assert is_open(SATURDAY_NIGHTS, utc(when)) is expected
+
+
+@pytest.mark.parametrize("when, expected_unit", [
+    # The Monday after each change opens at 07:00 local time, which is 05:00 UTC in summer, 06:00 UTC in winter.
+    ("2026-03-30T04:59:00+00:00", PN), ("2026-03-30T05:00:00+00:00", PM),
+    ("2026-10-26T05:59:00+00:00", PN), ("2026-10-26T06:00:00+00:00", PM),
+    # The change days themselves are Sundays: the daytime police municipale stays closed.
+    ("2026-03-29T10:00:00+00:00", PN), ("2026-10-25T10:00:00+00:00", PN),
+])
+def test_opening_follows_the_utc_offset_of_the_day(when, expected_unit):
+    assert decide([PN, PM], "nuisance_sonore", NOISE_FORCES, utc(when)).unit is expected_unit
