@@ -19,7 +19,7 @@ from bench.common import (BENCH, QUICK, BenchResult, Gunicorn, profile_client, p
 
 CONNECTIONS = 8
 TARGET_P99_MS = 50.0
-# The demo profile's category mix (service/demo_data.py), with the answers a category requires.
+# The demo profile's category mix (service/devtools/demo_data.py), with the answers a category requires.
 MIX = (("nuisance_sonore", 22, {"source": "logement"}), ("stationnement_genant", 14, {}),
        ("rodeo_motorise", 12, {}), ("depot_sauvage", 12, {}), ("regroupement_genant", 10, {}),
        ("degradation", 9, {}), ("point_de_deal", 8, {}), ("vehicule_abandonne", 5, {}),
@@ -66,8 +66,8 @@ def prepare(app, devices_n: int, requests_n: int) -> tuple[Path, int]:
     from flask import current_app
     from sqlalchemy import func, select, text
     from models import Category, PushToken, db
-    from service import devices
-    from service.routing import NoCompetentUnit, OutsideTerritory, route
+    from service.accounts import devices
+    from service.reports.routing import NoCompetentUnit, OutsideTerritory, route
     rng = random.Random(7)
     with app.app_context():
         say(f"  B1: registering {devices_n} devices (with FCM tokens)")

@@ -1,6 +1,6 @@
 """B2 routing: the in-process lookup (in-memory spatial index) and GET /api/v1/coverage, against raw PostGIS.
 
-* in-process: `service.routing.units_at` + `commune_at` (what `route()` needs for one point), in one process
+* in-process: `service.reports.routing.units_at` + `commune_at` (what `route()` needs for one point), in one process
   and in one process per core, over realistic points; also the whole `route()` decision;
 * baseline: the same two `ST_Intersects` lookups in one SQL statement run by pgbench at the same concurrency
   (one client per in-process process);
@@ -39,7 +39,7 @@ def load_points(limit: int | None = None) -> list[tuple[int, float, float]]:
 def lookup_loop(points, seconds: float | None = None) -> tuple[int, float, list[float]]:
     """Route points through units_at + commune_at; returns (lookups, wall seconds, per-lookup µs)."""
     from flask import current_app
-    from service.routing import commune_at, units_at
+    from service.reports.routing import commune_at, units_at
     max_m = current_app.config["ROUTING_FALLBACK_DISTANCE_M"]
     clock = time.perf_counter_ns
     timings = []
@@ -63,7 +63,7 @@ def route_loop(points) -> tuple[int, float, list[float]]:
     from flask import current_app
     from sqlalchemy import func, select
     from models import Category, db
-    from service.routing import NoCompetentUnit, OutsideTerritory, route
+    from service.reports.routing import NoCompetentUnit, OutsideTerritory, route
     forces = {c.code: c.forces for c in db.session.scalars(select(Category))}
     now = db.session.execute(select(func.now())).scalar_one()
     clock = time.perf_counter_ns
@@ -121,7 +121,7 @@ def agreement(points_n: int) -> dict:
     """Index vs PostGIS on every point of bench_points[:points_n] (units as sets, commune as the lowest code)."""
     from models import db
     from sqlalchemy import text
-    from service.routing import _index
+    from service.reports.routing import _index
     postgis = db.session.execute(text("""
         SELECT p.id, p.lon, p.lat,
                ARRAY(SELECT u.id FROM units u WHERE u.receives_reports AND u.active
@@ -163,7 +163,7 @@ def run(app, gunicorn_config: tuple[int, int] = (2, 4)) -> BenchResult:
     seconds = 3 if QUICK else 15
     cores = os.cpu_count() or 1
     with app.app_context():
-        from service.routing import _index
+        from service.reports.routing import _index
         from models import db
         from sqlalchemy import text
         npoints_table = db.session.execute(text("SELECT count(*) FROM bench_points")).scalar_one()

@@ -1,10 +1,10 @@
 """B4 dashboard indicators on the demo history: ms per view and per filter, against straightforward SQL.
 
 Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
-service/indicators.py), computes views of 45 days or more from every report's clocks kept in the process
-(service/indicator_store.py; its load and update are timed too), serves repeated views from a cache, and the long
+service/statistics/indicators.py), computes views of 45 days or more from every report's clocks kept in the process
+(service/statistics/indicator_store.py; its load and update are timed too), serves repeated views from a cache, and the long
 national views (90 days, 12 months, all or one category) from views computed ahead every 10 minutes
-(service/indicator_snapshots.py). Baselines,
+(service/statistics/indicator_snapshots.py). Baselines,
 computed from the raw `report_events` and `reports` rows of the reports matching the filter (filter applied to
 the raw rows first):
 * for the whole dashboard, the straightforward way: one SQL query per figure (summary, by unit, category,
@@ -24,7 +24,7 @@ TARGET_RATIO = 10.0
 
 
 def _filters(today: date) -> list[tuple[str, dict]]:
-    from service.indicators import IndicatorFilters
+    from service.statistics.indicators import IndicatorFilters
     from models import db
     month = dict(start=today - timedelta(days=29), end=today)
     year = dict(start=today - timedelta(days=364), end=today)
@@ -47,7 +47,7 @@ def _filters(today: date) -> list[tuple[str, dict]]:
 
 
 def _views():
-    from service import indicators as ind
+    from service.statistics import indicators as ind
     return {
         "whole dashboard (dashboard_data)": ind.dashboard_data,
         "summary": ind.summary,
@@ -64,7 +64,7 @@ def _views():
 
 def raw_scope(f) -> str:
     """The filter applied to raw report rows (our own values only: dates, ints, codes)."""
-    from service.indicators import unit_descendants
+    from service.statistics.indicators import unit_descendants
     parts = []
     if f.start:
         parts.append(f"r0.received_at >= TIMESTAMP '{f.start.isoformat()}' AT TIME ZONE 'Europe/Paris'")
@@ -81,8 +81,8 @@ def raw_scope(f) -> str:
 
 
 def rewrite(statement: str, f) -> str:
-    from service import indicators
-    from service.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
+    from service.statistics import indicators
+    from service.statistics.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
     raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
     # Columns the clocks table derives itself (histogram buckets, generated columns) are derived here too.
     extra = ""
@@ -125,7 +125,7 @@ _STRAIGHTFORWARD = {
 def straightforward(f, budget_s: float) -> tuple[float, bool]:
     """The dashboard's figures the straightforward way: one query per figure over clocks computed from the raw
     report_events and reports rows of the filtered reports. Returns (ms, complete); stops at the budget."""
-    from service.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
+    from service.statistics.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
     raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
     cte = f"WITH c AS (SELECT * FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) "
     return run_within_budget([(cte + sql, None) for sql in _STRAIGHTFORWARD.values()], budget_s)
@@ -179,8 +179,8 @@ def time_raw(statements, f, budget_s: float) -> tuple[float, bool]:
 
 
 def _served_from_cache(f, repeats: int) -> float | None:
-    """What the dashboard view costs once its figures are cached (service.indicators.cached_dashboard_data)."""
-    from service import indicators
+    """What the dashboard view costs once its figures are cached (service.statistics.indicators.cached_dashboard_data)."""
+    from service.statistics import indicators
     if not hasattr(indicators, "cached_dashboard_data"):
         return None
     indicators.cached_dashboard_data(f)  # computes and stores it when it is not cached yet
@@ -193,9 +193,9 @@ def _served_from_cache(f, repeats: int) -> float | None:
 
 
 def _served_uncached(f, repeats: int) -> tuple[float | None, bool]:
-    """What opening the dashboard costs for a view computed ahead (service.indicator_snapshots), the Redis cache
+    """What opening the dashboard costs for a view computed ahead (service.statistics.indicator_snapshots), the Redis cache
     left aside. Returns (ms, True), or (None, False) when these filters have no stored view (computed live)."""
-    from service import indicator_snapshots
+    from service.statistics import indicator_snapshots
     from models import db
     if indicator_snapshots.snapshot_key(f) is None:
         return None, False
@@ -212,8 +212,8 @@ def _served_uncached(f, repeats: int) -> tuple[float | None, bool]:
 
 def _source(f) -> str:
     """Where dashboard_data took the view's reports from."""
-    from service import indicator_store
-    from service.indicators import reference_codes
+    from service.statistics import indicator_store
+    from service.statistics.indicators import reference_codes
     if indicator_store.view(f, *reference_codes()) is not None:
         return "reports kept in the process (indicator_store)"
     return "the view's reports read from indicator_report_clocks"
@@ -224,11 +224,11 @@ STORE_UPDATE_REPORTS = 100 if QUICK else 1000
 
 
 def _store_rows(result: BenchResult) -> None:
-    """The in-process store of every report's clocks (service.indicator_store): what loading it costs a process,
+    """The in-process store of every report's clocks (service.statistics.indicator_store): what loading it costs a process,
     what following one refresh costs, and its size."""
     from models import db
-    from service import indicator_store
-    from service.indicators import reference_codes, refresh_indicator_views
+    from service.statistics import indicator_store
+    from service.statistics.indicators import reference_codes, refresh_indicator_views
     refresh_indicator_views()  # what earlier benchmarks changed (B1's reports removed…) is not this update's
     db.session.remove()
     indicator_store.reset()
@@ -265,13 +265,13 @@ def _store_rows(result: BenchResult) -> None:
 
 
 def run(app) -> BenchResult:
-    result = BenchResult("B4", "Dashboard indicators (service/indicators.py) vs straightforward SQL")
+    result = BenchResult("B4", "Dashboard indicators (service/statistics/indicators.py) vs straightforward SQL")
     repeats = 3
     budget = 8.0 if QUICK else 30.0
     from models import db
     with app.app_context():
-        from service.clock import PARIS
-        from service.indicators import as_of
+        from service.platform.clock import PARIS
+        from service.statistics.indicators import as_of
         from datetime import datetime
         clocks = db.session.execute(text("SELECT count(*) FROM indicator_report_clocks")).scalar_one()
         reports = db.session.execute(text("SELECT count(*) FROM reports")).scalar_one()
@@ -279,7 +279,7 @@ def run(app) -> BenchResult:
         result.details.update(reports=reports, report_events=events, clock_rows=clocks, as_of=str(as_of()))
         say(f"  B4: {reports} reports, {events} events, {clocks} materialised clock rows")
         today = datetime.now(PARIS).date()
-        from service.indicator_snapshots import SNAPSHOT_INTERVAL_S, refresh_snapshots
+        from service.statistics.indicator_snapshots import SNAPSHOT_INTERVAL_S, refresh_snapshots
         t0 = time.perf_counter()
         stored = refresh_snapshots(today)
         stored_s = time.perf_counter() - t0

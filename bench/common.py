@@ -29,7 +29,7 @@ _STARTED = time.monotonic()
 
 
 def database_url() -> str:
-    from service.config import normalise_database_url
+    from service.platform.config import normalise_database_url
     return normalise_database_url(os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DB)
 
 

@@ -4,7 +4,7 @@
   locations, each commune receiving points in proportion to its population (PostGIS `ST_GeneratePoints`,
   seeded), then moved by up to ~30 m of GPS error, so a few fall in gaps between the simplified polygons
   or just off the coast, as real phone fixes do;
-* the demo history (`flask demo generate`, service/demo_data.py) for the dashboard, export and Open311
+* the demo history (`flask demo generate`, service/devtools/demo_data.py) for the dashboard, export and Open311
   benchmarks; it is reused when the database already holds about the wanted number of demo reports;
 * 60 synthetic overlay territories (discs around the largest communes' town halls), so that every dashboard view
   computes its territory table as a deployment with its quartiers de reconquête républicaine would;
@@ -90,7 +90,7 @@ def ensure_territories() -> int:
 
 
 def demo_report_count() -> int:
-    from service.demo_data import DEMO_MARK
+    from service.devtools.demo_data import DEMO_MARK
     return int(psql(f"SELECT count(*) FROM reports WHERE routing_reason LIKE '%{DEMO_MARK}'"))
 
 
@@ -124,7 +124,7 @@ def table_counts() -> dict:
 
 def remove_previous_runs() -> int:
     """Reports written by earlier benchmark runs (B1's intake and pgbench): each run starts from the same data."""
-    from service.demo_data import DEMO_MARK
+    from service.devtools.demo_data import DEMO_MARK
     with step("Removing reports written by earlier benchmark runs"):
         removed = int(psql(f"""WITH d AS (DELETE FROM reports WHERE routing_reason NOT LIKE '%{DEMO_MARK}'
                                          RETURNING incident_id)

@@ -65,7 +65,7 @@ def raw_rate(server: FCMTestServer, count: int) -> float:
 
 
 def backend_rate(server: FCMTestServer, credentials: str, count: int) -> float:
-    from service.push.fcm import FCMBackend
+    from service.followup.push.fcm import FCMBackend
     backend = FCMBackend.from_service_account_file(credentials, None, server.endpoint, timeout_s=10)
     backend.send("warm-up", MESSAGE)
     started = time.perf_counter()

@@ -8,7 +8,7 @@ from models import db
 
 # Distribution buckets of the dashboard (upper bounds in seconds): 5 min … 7 d, then more.
 BUCKET_EDGES = (300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
-# One report's dashboard attributes packed big-endian (layout: service.indicator_frame._ROW); migration 0007
+# One report's dashboard attributes packed big-endian (layout: service.statistics.indicator_frame._ROW); migration 0007
 # repeats it. SLA bits are the as_of-independent ones (met / late); pending-and-overdue is decided at read time.
 FRAME_SQL = """
 float8send(coalesce(acknowledge_s, 'NaN'::float8)) || float8send(coalesce(dispatch_s, 'NaN'::float8))
@@ -76,7 +76,7 @@ class ReportClock(db.Model):
     dispatch_s: Mapped[float | None] = mapped_column(Float)
     resolve_s: Mapped[float | None] = mapped_column(Float)
     inform_s: Mapped[float | None] = mapped_column(Float)
-    # The attributes the dashboard reads, packed (migration 0007; layout in service.indicator_frame): one
+    # The attributes the dashboard reads, packed (migration 0007; layout in service.statistics.indicator_frame): one
     # bytea per report is much cheaper for PostgreSQL to hand over than a dozen columns.
     frame = mapped_column(LargeBinary, Computed(FRAME_SQL, persisted=True))
     feedback_reactivite: Mapped[int | None] = mapped_column(SmallInteger)
@@ -109,13 +109,13 @@ class IndicatorRefresh(db.Model):
     last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     full: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reports_refreshed: Mapped[int] = mapped_column(Integer, nullable=False)
-    # Rows dropped because their report is gone: readers that keep rows (service.indicator_store) start over.
+    # Rows dropped because their report is gone: readers that keep rows (service.statistics.indicator_store) start over.
     reports_removed: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class IndicatorSnapshot(db.Model):
-    """A long-period dashboard view computed ahead by a job (service.indicator_snapshots), served as is.
+    """A long-period dashboard view computed ahead by a job (service.statistics.indicator_snapshots), served as is.
 
     Twelve months of national reports take seconds to compute; the views whose live computation is too slow
     are materialised here, each with its own "as of" time, and recomputed on a schedule.
@@ -125,7 +125,7 @@ class IndicatorSnapshot(db.Model):
 
     # The view's filters (IndicatorFilters.query_args), canonical JSON: what a request is matched on.
     key: Mapped[str] = mapped_column(Text, primary_key=True)
-    # Everything the dashboard draws (service.indicators.dashboard_data), as JSON.
+    # Everything the dashboard draws (service.statistics.indicators.dashboard_data), as JSON.
     payload: Mapped[str] = mapped_column(Text, nullable=False)
     # The clocks' "as of" time the figures were computed from.
     as_of = mapped_column(DateTime(timezone=True), nullable=False)

@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from service.config import Settings, module_settings_from_env
+from service.platform.config import Settings, module_settings_from_env
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -14,8 +14,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
 
     from models import db
-    from service.extensions import migrate, api
-    from service import clock, errors, health, cli, redis_client, limits, observability, security
+    from service.platform.extensions import migrate, api
+    from service.platform import clock, errors, health, cli, redis_client, limits, observability, security
     from service import api as citizen_api, console, dashboard, open311
     import workers
 

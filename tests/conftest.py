@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from models import db
-from service import clock as service_clock
-from service.config import normalise_database_url
+from service.platform import clock as service_clock
+from service.platform.config import normalise_database_url
 from tests.instants import WEEKDAY_DAYTIME
 
 TEST_DATABASE_URL = normalise_database_url(

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from models import Category, Device, Officer, PushToken, Report, ReportEvent, Unit, db
-from service import clock as service_clock
+from service.platform import clock as service_clock
 
 # A point in Paris 4e, served by the demo police nationale.
 PARIS = (2.3522, 48.8566)

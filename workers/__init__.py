@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from service.notifications import DISPATCHER
+from service.followup.notifications import DISPATCHER
 
 
 def init_app(app: Flask) -> None:

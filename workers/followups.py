@@ -1,5 +1,6 @@
 """Scheduled follow-up jobs: SLA reminders and escalation, satisfaction requests, the daily retention purge."""
-from service import reminders, retention
+from service.followup import reminders
+from service.reports import retention
 from workers.queues import DEFAULT, MAINTENANCE, job
 
 

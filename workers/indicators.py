@@ -3,7 +3,7 @@
 Scheduled every few minutes (INDICATORS_INTERVAL_S in workers/worker.py): each run is incremental and only
 recomputes the reports whose timeline changed; concurrent runs skip (advisory lock). After a refresh, the default
 dashboard views (national, and each supervisor's unit tree) are computed into the cache. The long national views
-(90 days, 12 months) are recomputed every 10 minutes, one job per view (service.indicator_snapshots).
+(90 days, 12 months) are recomputed every 10 minutes, one job per view (service.statistics.indicator_snapshots).
 """
 from sqlalchemy import text
 
@@ -16,7 +16,7 @@ MAX_WARMED_VIEWS = 50
 @job(queue=DEFAULT, timeout=600, result_ttl=300)
 def refresh_indicators() -> dict:
     from models import db
-    from service.indicators import prewarm_dashboards, refresh_indicator_views
+    from service.statistics.indicators import prewarm_dashboards, refresh_indicator_views
     result = refresh_indicator_views()
     if not result.get("skipped"):
         units = list(db.session.scalars(text(
@@ -30,7 +30,7 @@ def refresh_indicators() -> dict:
 def refresh_indicator_snapshots() -> int:
     """Queue the computation of every long national view, one job each on the maintenance queue: the worker takes
     pushes and follow-ups first between two views (each takes seconds at a million reports)."""
-    from service.indicator_snapshots import long_views, remove_other_views
+    from service.statistics.indicator_snapshots import long_views, remove_other_views
     views = long_views()
     remove_other_views(views)
     enqueue_many(store_indicator_snapshot, [((f.start.isoformat(), f.end.isoformat(), f.category_code), None)
@@ -41,7 +41,7 @@ def refresh_indicator_snapshots() -> int:
 @job(queue=MAINTENANCE, timeout=600, result_ttl=300)
 def store_indicator_snapshot(start: str, end: str, category_code: str | None) -> int:
     from datetime import date
-    from service.indicator_snapshots import store_snapshot
-    from service.indicators import IndicatorFilters
+    from service.statistics.indicator_snapshots import store_snapshot
+    from service.statistics.indicators import IndicatorFilters
     return store_snapshot(IndicatorFilters(start=date.fromisoformat(start), end=date.fromisoformat(end),
                                            category_code=category_code))

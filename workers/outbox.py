@@ -13,8 +13,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from models import db
-from service import clock
-from service.redis_client import get_redis
+from service.platform import clock
+from service.platform.redis_client import get_redis
 from workers.push import DELIVERY_UNKNOWN, attempt_key, enqueue_sends
 from workers.queues import DEFAULT, job
 
@@ -23,7 +23,7 @@ log = logging.getLogger("proxima.outbox")
 BATCH_SIZE = 500
 MAX_BATCHES = 40
 # A `queued` row whose job vanished (Redis restarted without persistence, or the process that wrote it queued died
-# before enqueuing: service/notifications.py) is enqueued again after this; a duplicate job is harmless, the claim
+# before enqueuing: service/followup/notifications.py) is enqueued again after this; a duplicate job is harmless, the claim
 # lets only one of them send.
 REQUEUE_AFTER_S = 600
 

@@ -25,9 +25,9 @@ from sqlalchemy import bindparam, insert, text
 from sqlalchemy.exc import OperationalError
 
 from models import EventType, NotificationState, ReportEvent, db
-from service import clock
-from service.push import SEND_THREADS, Outcome, PushBackend, PushResult, get_backend
-from service.redis_client import get_redis
+from service.platform import clock
+from service.followup.push import SEND_THREADS, Outcome, PushBackend, PushResult, get_backend
+from service.platform.redis_client import get_redis
 from workers.queues import PUSH, enqueue, enqueue_many, job
 
 log = logging.getLogger("proxima.push")

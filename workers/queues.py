@@ -7,7 +7,7 @@ from flask import current_app
 from rq import Queue, Retry
 from rq.job import Job
 
-from service.redis_client import get_redis
+from service.platform.redis_client import get_redis
 
 # Worker listening order: pushes first, then follow-ups, then the daily maintenance.
 PUSH, DEFAULT, MAINTENANCE = "push", "default", "maintenance"
@@ -38,7 +38,7 @@ def get_queue(name: str, connection: redis.Redis | None = None) -> Queue:
 def enqueue(func, *args, job_id: str | None = None, at: datetime | None = None,
             connection: redis.Redis | None = None) -> Job:
     """Enqueue `func` now, or at `at` (on the machine's clock, which RQ's scheduler reads: see
-    `service.clock.on_system_clock`) through RQ's scheduler, with the options it declared."""
+    `service.platform.clock.on_system_clock`) through RQ's scheduler, with the options it declared."""
     spec = func.spec
     queue = get_queue(spec.queue, connection)
     options = dict(job_timeout=spec.timeout, retry=spec.retry, result_ttl=spec.result_ttl,

@@ -11,7 +11,7 @@ from rq import SimpleWorker
 from rq.cron import CronScheduler
 
 from models import db
-from service.indicator_snapshots import SNAPSHOT_INTERVAL_S
+from service.statistics.indicator_snapshots import SNAPSHOT_INTERVAL_S
 from workers.followups import purge_expired_reports, remind_unacknowledged, request_feedback
 from workers.indicators import refresh_indicator_snapshots, refresh_indicators
 from workers.outbox import relay_outbox

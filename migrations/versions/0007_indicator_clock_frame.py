@@ -5,7 +5,7 @@ Revises: 0004
 Create Date: 2026-11-26 20:25:00
 
 The expression is repeated here on purpose (a migration must not follow later code changes); it must stay equal
-to models.indicator.FRAME_SQL, whose layout service.indicator_frame reads.
+to models.indicator.FRAME_SQL, whose layout service.statistics.indicator_frame reads.
 """
 from alembic import op
 

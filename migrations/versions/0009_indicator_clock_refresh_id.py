@@ -1,6 +1,6 @@
 """indicators: each clocks row names the refresh that wrote it; refreshes count the reports they removed
 
-Lets a process that keeps every report's clocks in memory (service.indicator_store) read only what changed.
+Lets a process that keeps every report's clocks in memory (service.statistics.indicator_store) read only what changed.
 
 Revision ID: 0009
 Revises: 0008

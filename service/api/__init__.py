@@ -3,7 +3,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from service.extensions import api
+    from service.platform.extensions import api
     from service.api import devices, categories, coverage, reports, feedback
 
     api.spec.components.security_scheme("device", {

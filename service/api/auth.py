@@ -6,7 +6,7 @@ from flask import g, request
 from flask_smorest import abort
 
 from models import Device, db
-from service.devices import hash_secret
+from service.accounts.devices import hash_secret
 
 
 def _authenticate() -> Device | None:

@@ -2,8 +2,8 @@
 
 flask-smorest would otherwise document a catch-all `default` error on every operation, which makes any status
 code "conform" to the document. Instead each operation lists what it can really answer: its own codes (declared
-at the view), 503 when the database is unavailable (service.errors), 400 for a body that is not JSON, and 429
-where a rate limit applies (service.limits.POLICY). The error body is the one JSON shape of service.errors
+at the view), 503 when the database is unavailable (service.platform.errors), 400 for a body that is not JSON, and 429
+where a rate limit applies (service.platform.limits.POLICY). The error body is the one JSON shape of service.platform.errors
 (flask-smorest's ErrorSchema).
 """
 from flask_smorest import Blueprint
@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 class ApiBlueprint(Blueprint):
     def register_views_in_doc(self, api, app, spec, *, name, parameters):
-        from service.limits import POLICY
+        from service.platform.limits import POLICY
         for endpoint, doc_info in self._docs.items():
             for method, operation in doc_info.items():
                 if method == "parameters":

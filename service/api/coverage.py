@@ -6,9 +6,9 @@ from models import Category, db
 from service.api.blueprint import ApiBlueprint
 from service.api.presenters import unit_dict
 from service.api.schemas import CoverageQuerySchema, CoverageSchema
-from service.intake import OUTSIDE_TERRITORY
-from service.routing import NoCompetentUnit, OutsideTerritory, route
-from service import clock
+from service.reports.intake import OUTSIDE_TERRITORY
+from service.reports.routing import NoCompetentUnit, OutsideTerritory, route
+from service.platform import clock
 
 blp = ApiBlueprint("coverage", __name__, description="Couverture : quelle unité est compétente ici et maintenant")
 

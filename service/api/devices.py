@@ -2,7 +2,7 @@
 from service.api.blueprint import ApiBlueprint
 from service.api.auth import current_device, device_required
 from service.api.schemas import DeviceCreatedSchema, DeviceCreateSchema, DeviceSchema, DeviceUpdateSchema
-from service import devices
+from service.accounts import devices
 
 blp = ApiBlueprint("devices", __name__, description="Appareils des résidents (installations de l'application)")
 

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from service.api.blueprint import ApiBlueprint
 from service.api.auth import current_device, device_required
-from service.feedback import FeedbackRefused, submit_feedback
+from service.reports.feedback import FeedbackRefused, submit_feedback
 
 blp = ApiBlueprint("feedback", __name__, description="Avis des habitants")
 

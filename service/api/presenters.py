@@ -7,7 +7,7 @@ from sqlalchemy import func
 
 from models import Feedback, OutcomeCode, Report, ReportEvent, ReportPhoto, db
 from models.event import CITIZEN_VISIBLE
-from service import workflow
+from service.reports import workflow
 
 
 TIMELINE_TEXT = {

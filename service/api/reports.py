@@ -11,8 +11,8 @@ from service.api.auth import current_device, device_required
 from service.api.presenters import created_dict, report_dict
 from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema,
                                  ReportSchema)
-from service import workflow
-from service.intake import IntakeRejected, ReportSubmission, submit_report
+from service.reports import workflow
+from service.reports.intake import IntakeRejected, ReportSubmission, submit_report
 
 blp = ApiBlueprint("reports", __name__, description="Signalements")
 

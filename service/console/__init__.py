@@ -6,7 +6,7 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from service import errors
+from service.platform import errors
 
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -9,10 +9,10 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from models import Officer
-from service import officers
+from service.accounts import officers
 from service.console import login_manager
 from service.console.blueprint import bp
-from service.redis_client import get_redis
+from service.platform.redis_client import get_redis
 
 FAILED_LOGIN_MESSAGE = "Identifiants incorrects, ou compte temporairement verrouillé après trop d'échecs."
 IP_WINDOW_SECONDS = 15 * 60

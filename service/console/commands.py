@@ -5,7 +5,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from service import audit, officers
+from service.platform import audit
+
+from service.accounts import officers
 
 officer_cli = AppGroup("officer", help="Comptes des agents de la console.")
 audit_cli = AppGroup("audit", help="Journal d'audit chaîné.")

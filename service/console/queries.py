@@ -9,8 +9,8 @@ from sqlalchemy import case, func, or_, select
 from models import (Category, Incident, Officer, OutcomeCode, Report, ReportContact, ReportEvent, ReportPhoto, Unit,
                     db)
 from service.console.access import in_scope, unit_ids_in_scope, unit_in_scope
-from service.workflow import OPEN, STATUS_LABELS_FR
-from service import clock
+from service.reports.workflow import OPEN, STATUS_LABELS_FR
+from service.platform import clock
 
 QUEUE_LIMIT = 200
 PERIODS = {"24h": timedelta(hours=24), "7j": timedelta(days=7), "30j": timedelta(days=30)}

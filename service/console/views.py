@@ -5,11 +5,13 @@ from flask import Response, abort, current_app, flash, jsonify, redirect, render
 from flask_babel import gettext as _
 
 from models import Role
-from service import clock, contacts, incidents, officers, workflow
+from service.platform import clock
+from service.reports import contacts, incidents, workflow
+from service.accounts import officers
 from service.console import forms, queries
 from service.console.access import current_officer, officer_required
 from service.console.blueprint import bp
-from service.clock import PARIS
+from service.platform.clock import PARIS
 
 
 # --- Template helpers ------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from datetime import date
 from werkzeug.datastructures import MultiDict
 
 from models import Role
-from service.indicators import BUCKET_LABELS, CLOCKS, IndicatorFilters
-from service import clock
+from service.statistics.indicators import BUCKET_LABELS, CLOCKS, IndicatorFilters
+from service.platform import clock
 
 
 def _int(args: MultiDict, name: str, errors: list, low: int | None = None, high: int | None = None):

@@ -3,8 +3,8 @@ from datetime import date, datetime, timedelta
 
 from flask import url_for
 
-from service.clock import PARIS
-from service.indicators import BUCKET_LABELS, CLOCKS, SLA_CLOCKS, IndicatorFilters
+from service.platform.clock import PARIS
+from service.statistics.indicators import BUCKET_LABELS, CLOCKS, SLA_CLOCKS, IndicatorFilters
 
 CLOCK_LABELS = {"acknowledge": "Prise en compte", "dispatch": "Envoi d'une patrouille", "resolve": "Résolution",
                 "inform": "Information de l'habitant"}
@@ -37,7 +37,7 @@ def score(value: float | None) -> str:
 
 
 # The period presets offered above the charts (days ending today). The 90-day and 12-month national views are
-# computed ahead (service.indicator_snapshots.LONG_PERIOD_DAYS), so these links answer at once.
+# computed ahead (service.statistics.indicator_snapshots.LONG_PERIOD_DAYS), so these links answer at once.
 PERIOD_PRESETS = ((7, "7 jours"), (30, "30 jours"), (90, "90 jours"), (365, "12 mois"))
 
 

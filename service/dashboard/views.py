@@ -1,9 +1,10 @@
-"""Dashboard views: thin wrappers over service.indicators (figures, report lists, CSV export, audit log)."""
+"""Dashboard views: thin wrappers over service.statistics.indicators (figures, report lists, CSV export, audit log)."""
 from flask import Response, abort, jsonify, render_template, request, stream_with_context
 from sqlalchemy import select
 
 from models import Category, Departement, OutcomeCode, Role, Territory, Unit, db
-from service import audit, indicator_snapshots, indicators
+from service.platform import audit
+from service.statistics import indicator_snapshots, indicators
 from service.console.access import current_officer, officer_required, unit_ids_in_scope
 from service.dashboard import present
 from service.dashboard.blueprint import bp

@@ -1,7 +1,7 @@
 """Open311 GeoReport v2 for partners at /open311/v2 (XML and JSON), with Proxima's privacy rules."""
 from flask import Flask
 
-from service.errors import register_renderer
+from service.platform.errors import register_renderer
 
 URL_PREFIX = "/open311/v2"
 

@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from service import partners
+from service.accounts import partners
 
 open311_cli = AppGroup("open311", help="Open311 : clés API des partenaires.")
 

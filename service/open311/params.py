@@ -5,7 +5,7 @@ from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from service.open311.errors import bad_request, not_found
-from service.clock import PARIS
+from service.platform.clock import PARIS
 
 
 def value(args: MultiDict, name: str) -> str | None:

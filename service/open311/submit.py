@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from models import PartnerKey
-from service.intake import DESCRIPTION_MAX, ReportSubmission
+from service.reports.intake import DESCRIPTION_MAX, ReportSubmission
 from service.open311.errors import bad_request
 from service.open311.params import value
 

@@ -3,8 +3,10 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, request, url_for
 
-from service import clock, partners
-from service.intake import IntakeRejected, submit_report
+from service.platform import clock
+
+from service.accounts import partners
+from service.reports.intake import IntakeRejected, submit_report
 from service.open311 import catalogue, params
 from service.open311.errors import Open311Error, bad_request, forbidden, not_found
 from service.open311.service_requests import (MAX_RESULTS, MAX_SPAN, RequestQuery, default_window, find_request,

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from flask import Response
-from service.clock import PARIS
+from service.platform.clock import PARIS
 
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"

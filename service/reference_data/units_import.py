@@ -27,7 +27,7 @@ from shapely.validation import explain_validity
 from sqlalchemy import select, text
 
 from models import Category, Unit, db
-from service.hours import DAY_KEYS, service_hours_problems
+from service.reports.hours import DAY_KEYS, service_hours_problems
 
 KINDS = ("police_nationale", "gendarmerie", "police_municipale")
 KIND_PREFIX = {"police_nationale": "PN", "gendarmerie": "GN", "police_municipale": "PM"}
@@ -55,7 +55,7 @@ class ImportResult:
 
 
 class HoursField(fields.Dict):
-    """Weekly service hours, the shape `service.hours.is_open` reads."""
+    """Weekly service hours, the shape `service.reports.hours.is_open` reads."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         problems = service_hours_problems(value)

@@ -5,10 +5,10 @@ import pytest
 from sqlalchemy import select, text
 
 from models import Unit, db
-from service import officers
-from service.indicators import refresh_indicator_views
+from service.accounts import officers
+from service.statistics.indicators import refresh_indicator_views
 from tests.integration.indicator_factory import make_report
-from service import clock as service_clock
+from service.platform import clock as service_clock
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"

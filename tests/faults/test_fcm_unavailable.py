@@ -10,7 +10,8 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from models import Notification, db
-from service import create_app, notifications
+from service import create_app
+from service.followup import notifications
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
 from tests.integration.push_fixtures import (fcm_credentials, fcm_server, push_app, push_config,  # noqa: F401

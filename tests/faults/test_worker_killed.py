@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from models import Notification, PushToken, db
-from service.push import SEND_THREADS
-from service import notifications
+from service.followup.push import SEND_THREADS
+from service.followup import notifications
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
 from tests.integration.push_fixtures import (fcm_credentials, fcm_server, push_app, push_db,  # noqa: F401

@@ -6,8 +6,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from models import Report, Unit, db
-from service import officers
-from service.intake import ReportSubmission, submit_report
+from service.accounts import officers
+from service.reports.intake import ReportSubmission, submit_report
 
 PASSWORD = "correct horse battery staple"
 # Points whose competent unit is known in the demo territory.

@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from models import AuditEntry, Report, ReportEvent, db
-from service import workflow
+from service.reports import workflow
 from service.console import queries
 from tests.instants import WEEKDAY_NIGHT
 from tests.integration.console_support import (LYON_2E, PARIS_4E, csrf_token, login, make_officer, make_report,
@@ -156,7 +156,7 @@ def _reports(where, with_incident: bool):
     sibling = make_report("degradation", at=(where[0] + 0.004, where[1]))
     # Earlier cells left reports at the same places, so intake may already have grouped these two.
     if with_incident and (report.incident_id is None or report.incident_id != sibling.incident_id):
-        from service.incidents import merge_reports
+        from service.reports.incidents import merge_reports
         merge_reports(report, sibling, _helper_admin())
         db.session.commit()
     return report, sibling

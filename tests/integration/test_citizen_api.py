@@ -8,7 +8,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from models import Device, IdempotencyRecord, Incident, Notification, PushToken, Report, ReportContact, ReportEvent, db
-from service import clock as service_clock
+from service.platform import clock as service_clock
 
 NOTRE_DAME = {"lat": 48.8530, "lon": 2.3499}
 

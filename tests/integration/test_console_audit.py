@@ -6,7 +6,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from models import AuditEntry, db
-from service import audit
+from service.platform import audit
 
 
 def _write(n, actor="test"):

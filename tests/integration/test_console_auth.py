@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from models import AuditEntry, Officer, db
 from tests.integration.console_support import PASSWORD, csrf_token, login, make_officer, new_client
-from service import clock as service_clock
+from service.platform import clock as service_clock
 
 
 def test_login_page_is_french_and_has_csrf(app, db_session):

@@ -2,7 +2,7 @@
 from sqlalchemy import func, select
 
 from models import Officer, db
-from service import officers
+from service.accounts import officers
 
 
 def test_officer_create_with_password(app, db_session):

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Incident, ReportEvent, db
-from service import incidents
+from service.reports import incidents
 from tests.instants import WEEKDAY_NIGHT
 from tests.integration.console_support import (LYON_2E, PARIS_4E, login, make_officer, new_client,
                                                make_report, token_from)
@@ -72,7 +72,7 @@ def test_merge_refuses_other_category(db_session):
 
 
 def test_incident_closes_when_its_last_report_closes(db_session):
-    from service import workflow
+    from service.reports import workflow
     officer = make_officer("agent@test.fr")
     a = make_report("rodeo_motorise")
     b = make_report("rodeo_motorise")

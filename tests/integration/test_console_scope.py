@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from models import AuditEntry, Report, ReportEvent, db
 from service.console.access import unit_ids_in_scope
-from service import clock as service_clock
+from service.platform import clock as service_clock
 from tests.integration.console_support import (LYON_2E, act, login, make_officer,
                                                make_report, new_client, token_from, unit)
 

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from models import AuditEntry, Report, ReportContact, ReportEvent, db
-from service import audit
+from service.platform import audit
 from tests.instants import WEEKDAY_NIGHT
 from tests.integration.console_support import (LYON_2E, act, login, make_officer,
                                                make_report, new_client, token_from, unit)
@@ -262,7 +262,7 @@ def test_two_officers_acknowledging_at_once_write_one_event(app, committed):
     import threading
 
     from models import Officer
-    from service import workflow
+    from service.reports import workflow
     make_officer("a@test.fr")
     make_officer("b@test.fr")
     report_id = make_report().id

@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select, text
 
 from models import AuditEntry, Unit, db
-from service.clock import PARIS
-from service.indicators import EXPORT_COLUMNS, refresh_indicator_views
+from service.platform.clock import PARIS
+from service.statistics.indicators import EXPORT_COLUMNS, refresh_indicator_views
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import make_report
-from service import clock as service_clock
+from service.platform import clock as service_clock
 
 TODAY = date.today()
 
@@ -145,7 +145,7 @@ def test_export_quotes_fields_per_rfc4180(client, two_units):
 
 
 def test_audit_page_shows_entries_and_detects_an_altered_row(client, two_units):
-    from service import audit
+    from service.platform import audit
     make_officer("admin4@example.fr", "admin", None)
     login(client, "admin4@example.fr")
     client.get("/console/tableau-de-bord/export.csv")

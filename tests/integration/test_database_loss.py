@@ -3,7 +3,7 @@ gunicorn would turn into a 500 after the answer was built), and the next request
 from sqlalchemy import text
 
 from models import db
-from service.errors import release_session
+from service.platform.errors import release_session
 
 
 def test_request_session_on_a_killed_connection_is_released_without_error(app, committed):

@@ -3,9 +3,9 @@ import pytest
 from sqlalchemy import select, update
 
 from models import Feedback, Report, ReportEvent, db
-from service.feedback import FeedbackRefused, submit_feedback
-from service.indicators import IndicatorFilters, refresh_indicator_views, summary
-from service import clock as service_clock
+from service.reports.feedback import FeedbackRefused, submit_feedback
+from service.statistics.indicators import IndicatorFilters, refresh_indicator_views, summary
+from service.platform import clock as service_clock
 
 BODY = {"reactivite": 4, "courtoisie": 5, "information": 3, "comment": "Merci, patrouille passée vite."}
 

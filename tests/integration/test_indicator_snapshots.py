@@ -1,4 +1,4 @@
-"""Long national dashboard views computed ahead (service.indicator_snapshots): what is stored, when it is served."""
+"""Long national dashboard views computed ahead (service.statistics.indicator_snapshots): what is stored, when it is served."""
 import json
 from datetime import timedelta
 
@@ -6,14 +6,14 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import Category, IndicatorSnapshot, Unit, db
-from service import indicators
-from service.indicator_snapshots import (LONG_PERIOD_DAYS, SNAPSHOT_MAX_AGE, long_views, refresh_snapshots,
-                                         served_dashboard_data, snapshot_key)
-from service.indicators import IndicatorFilters, dashboard_data, refresh_indicator_views
+from service.statistics import indicators
+from service.statistics.indicator_snapshots import (LONG_PERIOD_DAYS, SNAPSHOT_MAX_AGE, long_views, refresh_snapshots,
+                                                    served_dashboard_data, snapshot_key)
+from service.statistics.indicators import IndicatorFilters, dashboard_data, refresh_indicator_views
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import any_unit, make_report
-from service import clock as service_clock
-from service.clock import PARIS
+from service.platform import clock as service_clock
+from service.platform.clock import PARIS
 from tests.conftest import TEST_INSTANT
 
 TODAY = TEST_INSTANT.astimezone(PARIS).date()

@@ -1,4 +1,4 @@
-"""Every report's clocks kept in the process (service.indicator_store): same figures as SQL, kept current."""
+"""Every report's clocks kept in the process (service.statistics.indicator_store): same figures as SQL, kept current."""
 import logging
 import time
 from datetime import date, timedelta
@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import text
 
 from models import ReportEvent, db
-from service import indicator_store
-from service.indicators import IndicatorFilters, dashboard_data, exact_dashboard_data, reference_codes, \
+from service.statistics import indicator_store
+from service.statistics.indicators import IndicatorFilters, dashboard_data, exact_dashboard_data, reference_codes, \
     refresh_indicator_views, unit_descendants
-from service.territories import import_territories
+from service.statistics.territories import import_territories
 from tests.integration.indicator_factory import any_unit, make_report
 from tests.integration.test_indicators_aggregates import _same, population  # noqa: F401 (fixture)
-from service import clock as service_clock
+from service.platform import clock as service_clock
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_store_follows_each_refresh_reading_only_what_changed(db_session, store_
     db.session.add(ReportEvent(report_id=answered.id, type="resolved", at=now - timedelta(minutes=5), unit_id=unit.id))
     db.session.flush()
     assert refresh_indicator_views()["reports"] == 2
-    with caplog.at_level(logging.INFO, logger="service.indicator_store"):
+    with caplog.at_level(logging.INFO, logger="service.statistics.indicator_store"):
         fast = _same_dashboard(f)
     assert "indicator store updated" in caplog.text and "3 reports" in caplog.text
     assert indicator_store.footprint()["read_whole"] is False
@@ -111,7 +111,7 @@ def test_store_reads_everything_again_when_a_refresh_removed_reports(db_session,
     result = refresh_indicator_views()
     assert db.session.execute(text("SELECT reports_removed FROM indicator_refreshes ORDER BY id DESC LIMIT 1")
                               ).scalar_one() == 1, result
-    with caplog.at_level(logging.INFO, logger="service.indicator_store"):
+    with caplog.at_level(logging.INFO, logger="service.statistics.indicator_store"):
         assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
     assert "indicator store loaded" in caplog.text and indicator_store.footprint()["read_whole"] is True
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import text
 
 from models import Category, Unit, db
-from service import indicator_frame as frame
-from service.indicators import (IndicatorFilters, breakdown, dashboard_data, distributions, exact_dashboard_data,
-                                refresh_indicator_views, summary, unit_descendants)
-from service.territories import TerritoryImportError, import_territories
+from service.statistics import indicator_frame as frame
+from service.statistics.indicators import (IndicatorFilters, breakdown, dashboard_data, distributions, exact_dashboard_data,
+                                           refresh_indicator_views, summary, unit_descendants)
+from service.statistics.territories import TerritoryImportError, import_territories
 from tests.integration.indicator_factory import T0, make_report
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from models import Report, ReportEvent, db
-from service import partners
+from service.accounts import partners
 
 NOTRE_DAME = {"lat": 48.8530, "lon": 2.3499}
 # About 1 km away, still Paris 4e/5e: not the same place for storm detection.

@@ -6,7 +6,7 @@ import logging
 import pytest
 from rq import Queue, SimpleWorker
 
-from service import observability
+from service.platform import observability
 
 NOTRE_DAME = {"lat": 48.8530, "lon": 2.3499}
 

@@ -10,8 +10,8 @@ from PIL import Image
 from sqlalchemy import event, select, text
 
 from models import EventType, PartnerKey, Report, ReportContact, ReportEvent, db
-from service import partners
-from service import clock as service_clock
+from service.accounts import partners
+from service.platform import clock as service_clock
 from tests.instants import WEEKDAY_NIGHT
 
 BASE = "/open311/v2"

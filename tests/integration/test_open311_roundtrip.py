@@ -9,7 +9,7 @@ import requests
 from georeport import GeoReport
 from lxml import etree
 
-from service import partners
+from service.accounts import partners
 
 JURISDICTION = "proxima.interieur.gouv.fr"
 

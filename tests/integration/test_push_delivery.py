@@ -5,11 +5,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from models import Notification, OutcomeCode, PushToken, ReportEvent, Unit, db
-from service import notifications
-from service.push import Outcome
-from service.push.fcm import FCMBackend
-from service import clock as service_clock
-from service.clock import PARIS
+from service.followup import notifications
+from service.followup.push import Outcome
+from service.followup.push.fcm import FCMBackend
+from service.platform import clock as service_clock
+from service.platform.clock import PARIS
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
 from tests.integration.push_fixtures import (fcm_credentials, fcm_server, free_port, push_app, push_db,  # noqa: F401
@@ -270,7 +270,7 @@ def test_logging_backend_records_what_would_have_been_sent(app, committed):
 def test_intake_and_console_workflow_push_every_step_in_order(push_app, push_db, fcm_server):
     """The real API intake and workflow functions feed the outbox; the worker sends each step once."""
     from models import Report
-    from service import workflow
+    from service.reports import workflow
     from tests.factories import make_officer
     client = push_app.test_client()
     device = client.post("/api/v1/devices", json={"platform": "ios", "fcm_token": "tok-flow", "locale": "fr"}).json

@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from models import (AuditEntry, Incident, Notification, ReportContact, ReportEvent, ReportPhoto, Unit, db)
-from service import retention
+from service.reports import retention
 from tests.factories import add_event, make_device, make_officer, make_report
 from tests.integration.push_fixtures import (fcm_credentials, fcm_server, push_app, push_db,  # noqa: F401
                                              work, worker_process)
 from workers.queues import worker_connection
 from workers.worker import build_cron
-from service import clock as service_clock
+from service.platform import clock as service_clock
 
 NOW = service_clock.now
 
@@ -129,7 +129,7 @@ def test_retention_purge_removes_photos_contact_and_precise_location(push_app, p
 
     assert purge_expired_reports() == {"reports": 0, "photos": 0, "contacts": 0}
 
-    from service.indicators import refresh_indicator_views
+    from service.statistics.indicators import refresh_indicator_views
     refresh_indicator_views(full=True)
     clocks = db.session.execute(text("SELECT resolve_s FROM indicator_report_clocks WHERE report_id = :id"),
                                 {"id": expired.id}).first()
@@ -141,7 +141,7 @@ def test_flask_worker_with_scheduler_relays_reminds_and_delivers(push_app, push_
     """`flask worker --with-scheduler` alone (as `make run` starts it) delivers a row nobody enqueued."""
     report = make_report(device=make_device(tokens=("tok-cron",)),
                          acknowledge_due_at=NOW() - timedelta(minutes=5))
-    from service import notifications
+    from service.followup import notifications
     rows = notifications.queue_for_event(report, add_event(report, "routed"))
     db.session.commit()
     # No dispatch_after_commit: its enqueue failed, the row is back to pending and only the periodic relay can send it.

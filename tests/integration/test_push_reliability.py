@@ -7,15 +7,16 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import Notification, db
-from service import create_app, notifications
+from service import create_app
+from service.followup import notifications
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
 from tests.integration.push_fixtures import (PrivateRedis, fcm_credentials, fcm_server, push_app,  # noqa: F401
                                              push_config, push_db, work, worker_process)
 from workers.outbox import relay
 from workers.push import claim_for_sending, enqueue_sends
-from service import clock as service_clock
-from service.clock import PARIS
+from service.platform import clock as service_clock
+from service.platform.clock import PARIS
 
 
 def states(*report_ids):

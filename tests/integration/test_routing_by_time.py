@@ -1,7 +1,7 @@
 """Routing by time through the citizen API: the same place and category reach another unit at another hour.
 
 Each test states the instant it runs at (`@pytest.mark.instant`); the service reads that instant through
-`service.clock` for the routing decision, the stored times and the SLA due times. Paris 4e has the demo police
+`service.platform.clock` for the routing decision, the stored times and the SLA due times. Paris 4e has the demo police
 municipale (Monday-Saturday 07:00-20:00, Europe/Paris) and a commissariat.
 """
 from datetime import datetime, timedelta

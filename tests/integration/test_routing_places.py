@@ -3,8 +3,8 @@ from datetime import datetime
 
 import pytest
 
-from service.routing import OutsideTerritory, route
-from service.clock import PARIS
+from service.reports.routing import OutsideTerritory, route
+from service.platform.clock import PARIS
 
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=PARIS)
 NIGHT = datetime(2026, 11, 26, 23, 40, tzinfo=PARIS)
@@ -69,7 +69,7 @@ def test_police_municipale_closed_at_night_hands_over_to_the_commissariat(db_ses
 def test_in_memory_index_agrees_with_postgis_on_realistic_points(app, db_session):
     """Points drawn in communes weighted by population, plus jitter that lands some in gaps and at sea."""
     from sqlalchemy import text
-    from service.routing import commune_at, units_at
+    from service.reports.routing import commune_at, units_at
     points = db_session.execute(text("""
         SELECT ST_X(p) + (random() - 0.5) * 0.02, ST_Y(p) + (random() - 0.5) * 0.02 FROM (
             SELECT ST_PointOnSurface(geom) AS p FROM communes

@@ -1,5 +1,5 @@
 """Configuration from the environment: typed parsing, module settings overridable."""
-from service.config import Settings, module_settings_from_env, normalise_database_url
+from service.platform.config import Settings, module_settings_from_env, normalise_database_url
 
 
 def test_database_urls_get_the_psycopg_driver():

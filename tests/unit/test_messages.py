@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from service import messages
-from service.messages import MessageContext, render
+from service.followup import messages
+from service.followup.messages import MessageContext, render
 
 EVENT_KINDS = {
     "routed": "report_routed", "acknowledged": "report_acknowledged", "dispatched": "patrol_dispatched",

@@ -1,11 +1,11 @@
 """Pure rules of push delivery: quiet hours, retry back-off, Retry-After parsing."""
 from datetime import datetime, timezone
 
-from service.notifications import quiet_hours_end
-from service.push.fcm import parse_retry_after
+from service.followup.notifications import quiet_hours_end
+from service.followup.push.fcm import parse_retry_after
 from workers.push import retry_delay
 
-from service.clock import PARIS
+from service.platform.clock import PARIS
 NIGHT = {"start": "22:00", "end": "07:00"}
 
 

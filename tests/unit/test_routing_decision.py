@@ -3,9 +3,9 @@ from datetime import datetime
 
 import pytest
 
-from service.hours import is_open
-from service.routing import NoCompetentUnit, UnitCandidate, decide
-from service.clock import PARIS
+from service.reports.hours import is_open
+from service.reports.routing import NoCompetentUnit, UnitCandidate, decide
+from service.platform.clock import PARIS
 
 DAYTIME = {d: [["07:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat")}
 PN = UnitCandidate(1, "Commissariat de Ville", "police_nationale", None, None, area=0.01)

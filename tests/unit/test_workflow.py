@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from models import Report
-from service.workflow import (Action, Actor, TRANSITIONS, TransitionRefused, allowed_actions, next_status,
-                              resident_may_reopen)
+from service.reports.workflow import (Action, Actor, TRANSITIONS, TransitionRefused, allowed_actions, next_status,
+                                      resident_may_reopen)
 
 HAPPY_PATH = [
     (Action.ACKNOWLEDGE, "received", "acknowledged"),

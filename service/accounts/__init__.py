@@ -1,0 +1,1 @@
+"""Who acts: residents' devices, officers and their logins, partner API keys."""

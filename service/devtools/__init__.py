@@ -1,0 +1,1 @@
+"""Development tools, never used by the running service: the fictitious demo history."""

@@ -1,0 +1,1 @@
+"""Keeping the resident informed: the outbox, message texts, push backends, reminders and scheduled follow-ups."""

@@ -1,0 +1,46 @@
+"""Push delivery behind a small interface: the real pyfcm backend, or a logging one when FCM is not configured.
+
+`get_backend()` returns one backend per process and configuration, so a worker keeps a single OAuth token
+and one pool of kept-alive HTTP connections (shared by its sending threads) for all the messages it sends.
+"""
+import threading
+
+from flask import current_app
+
+from service.followup.push.base import Outcome, PushBackend, PushResult  # noqa: F401
+
+# HTTP calls a worker process keeps in flight (PUSH_SEND_THREADS overrides): FCM's latency, not the CPU,
+# bounds a single sender. The backend's connection pool has as many kept-alive connections.
+SEND_THREADS = 16
+
+_backends: dict[tuple, PushBackend] = {}
+_lock = threading.Lock()
+
+
+def backend_key(config) -> tuple:
+    return (config.get("FCM_CREDENTIALS_FILE"), config.get("FCM_PROJECT_ID"), config.get("FCM_ENDPOINT"),
+            config.get("PUSH_HTTP_TIMEOUT_S", 10), config.get("PUSH_SEND_THREADS"))
+
+
+def get_backend(config=None) -> PushBackend:
+    """The backend the configuration asks for: pyfcm with credentials, the logging backend without."""
+    config = config if config is not None else current_app.config
+    key = backend_key(config)
+    with _lock:
+        backend = _backends.get(key)
+        if backend is None:
+            backend = _build(config)
+            _backends[key] = backend
+        return backend
+
+
+def _build(config) -> PushBackend:
+    if config.get("FCM_CREDENTIALS_FILE"):
+        from service.followup.push.fcm import FCMBackend
+        return FCMBackend.from_service_account_file(
+            config["FCM_CREDENTIALS_FILE"], project_id=config.get("FCM_PROJECT_ID"),
+            endpoint=config.get("FCM_ENDPOINT") or "https://fcm.googleapis.com",
+            timeout_s=config.get("PUSH_HTTP_TIMEOUT_S", 10),
+            pool_size=int(config.get("PUSH_SEND_THREADS") or SEND_THREADS))
+    from service.followup.push.log_backend import LoggingBackend
+    return LoggingBackend()

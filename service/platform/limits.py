@@ -1,0 +1,206 @@
+"""Abuse limits: request rates per device and per IP (Flask-Limiter on Redis), a daily cap, report storms.
+
+The policy is one table (`POLICY`: endpoint → limits) applied here, so views stay thin and every limit
+is read in one place. Each limit string comes from `app.config` (defaults in `DEFAULTS`) and is read per
+request, so a deployment tunes them without code. A 429 goes through `service.platform.errors` like any other
+error (JSON shape under /api, Open311's format under /open311) and carries `Retry-After`.
+
+Redis down: limits are skipped (errors swallowed, short timeouts), never the report: an outage of the
+limiter must not refuse residents.
+"""
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from sqlalchemy import text
+
+from models import EventType, Report, ReportEvent, db
+
+DEFAULTS = {
+    # Mobile networks put many residents behind one address (CGNAT): IP limits are looser than device ones.
+    "RATELIMIT_REGISTRATION_PER_IP": "20 per minute;200 per hour",
+    # Every intake request of a device, valid or not, and of an address.
+    "RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE": "60 per minute",
+    "RATELIMIT_INTAKE_PER_IP": "120 per minute;1000 per hour",
+    # Reports actually created by a device (a replayed Idempotency-Key or a 422 costs nothing here).
+    "RATELIMIT_REPORTS_PER_DEVICE": "6 per minute;30 per hour",
+    # Photos actually stored for a device (each photo counts one).
+    "RATELIMIT_PHOTOS_PER_DEVICE": "30 per hour",
+    "RATELIMIT_FEEDBACK_PER_DEVICE": "10 per minute;30 per hour",
+    "RATELIMIT_FEEDBACK_PER_IP": "60 per minute",
+    # Open311: partners are limited by api_key; anonymous readers by address.
+    "RATELIMIT_OPEN311_WRITE_PER_KEY": "60 per minute;2000 per day",
+    "RATELIMIT_OPEN311_READ_PER_KEY": "600 per minute",
+    "RATELIMIT_OPEN311_READ_PER_IP": "120 per minute",
+    "RATELIMIT_OPEN311_WRITE_PER_IP": "30 per minute",
+    # A storm: this many reports (the new one included) from one device within the radius and window.
+    "STORM_REPORTS": 4,
+    "STORM_RADIUS_M": 150,
+    "STORM_WINDOW_MIN": 60,
+    # Flask-Limiter itself.
+    "RATELIMIT_KEY_PREFIX": "proxima-limits",
+    # Fixed windows: one INCR per counted request (a moving window costs a sorted set per key and request).
+    "RATELIMIT_STRATEGY": "fixed-window",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+}
+
+MESSAGE = "Trop de requêtes : réessayez plus tard."
+DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet appareil. En cas d'urgence, "
+                     "appelez le 17 ou le 112.")
+
+
+# --- who is counted ---------------------------------------------------------------------------------------
+
+def by_ip() -> str:
+    # With ProxyFix configured (service.platform.security), remote_addr is the client, not the load balancer.
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def by_device() -> str:
+    """A hash of the bearer token, so no secret reaches Redis; no token → counted by address."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return by_ip()
+    return "device:" + hashlib.sha256(token.strip().encode()).hexdigest()[:32]
+
+
+def by_api_key() -> str:
+    """Open311 partner key (hashed) from the query string or the form; none → counted by address."""
+    key = request.args.get("api_key") or (request.form.get("api_key") if request.method == "POST" else None)
+    if not key:
+        return by_ip()
+    return "apikey:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def has_api_key() -> bool:
+    return bool(request.args.get("api_key") or (request.method == "POST" and request.form.get("api_key")))
+
+
+# --- when a request costs something -----------------------------------------------------------------------
+
+def report_created(response) -> bool:
+    return response.status_code == 201 and response.headers.get("Idempotent-Replayed") != "true"
+
+
+def photo_count() -> int:
+    if request.mimetype != "multipart/form-data":
+        return 0
+    return len([f for f in request.files.getlist("photos") if f.filename or f.content_length])
+
+
+def without_photos() -> bool:
+    return photo_count() == 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One limit of the policy: the config key of its limit string, who is counted, and how."""
+    setting: str
+    key: Callable[[], str]
+    deduct_when: Callable | None = None
+    cost: Callable[[], int] | int = 1
+    exempt_when: Callable[[], bool] | None = None
+    message: str = MESSAGE
+    # Set when the setting is a bare number of requests per this period (e.g. REPORTS_PER_DEVICE_PER_DAY).
+    per: str | None = None
+
+    def limit_value(self) -> str:
+        value = current_app.config[self.setting]
+        return f"{int(value)} per {self.per}" if self.per else value
+
+
+INTAKE_APP = [
+    Rule("RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE", by_device),
+    Rule("RATELIMIT_INTAKE_PER_IP", by_ip),
+    Rule("RATELIMIT_REPORTS_PER_DEVICE", by_device, deduct_when=report_created),
+    Rule("REPORTS_PER_DEVICE_PER_DAY", by_device, deduct_when=report_created, message=DAILY_CAP_MESSAGE,
+         per="day"),
+    Rule("RATELIMIT_PHOTOS_PER_DEVICE", by_device, deduct_when=report_created, cost=photo_count,
+         exempt_when=without_photos),
+]
+OPEN311_READ = [
+    Rule("RATELIMIT_OPEN311_READ_PER_KEY", by_api_key, exempt_when=lambda: not has_api_key()),
+    Rule("RATELIMIT_OPEN311_READ_PER_IP", by_ip, exempt_when=has_api_key),
+]
+OPEN311_WRITE = [
+    Rule("RATELIMIT_OPEN311_WRITE_PER_KEY", by_api_key, exempt_when=lambda: not has_api_key()),
+    Rule("RATELIMIT_OPEN311_WRITE_PER_IP", by_ip),
+]
+
+# Endpoint → limits. An endpoint missing from the app (a blueprint not registered) is skipped.
+POLICY: dict[str, list[Rule]] = {
+    "devices.register_device": [Rule("RATELIMIT_REGISTRATION_PER_IP", by_ip)],
+    "reports.create_report": INTAKE_APP,
+    "feedback.create_feedback": [Rule("RATELIMIT_FEEDBACK_PER_DEVICE", by_device),
+                                 Rule("RATELIMIT_FEEDBACK_PER_IP", by_ip)],
+    "open311.create_request": OPEN311_WRITE,
+    "open311.discovery": OPEN311_READ,
+    "open311.services": OPEN311_READ,
+    "open311.service_definition": OPEN311_READ,
+    "open311.list_requests": OPEN311_READ,
+    "open311.show_request": OPEN311_READ,
+    "open311.token": OPEN311_READ,
+    "open311.service_request_updates": OPEN311_READ,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter to Redis and wrap the endpoints of `POLICY` (call after the blueprints)."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    # One limiter per app: its registry of limits belongs to that app's view functions.
+    limiter = Limiter(key_func=by_ip)
+    limiter.init_app(app)
+    for endpoint, rules in POLICY.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        for rule in rules:
+            # One bucket per setting and key, shared by the endpoints that use the setting (Open311 reads).
+            view = limiter.shared_limit(rule.limit_value, scope=rule.setting.lower(), key_func=rule.key,
+                                        deduct_when=rule.deduct_when, cost=rule.cost,
+                                        exempt_when=rule.exempt_when, error_message=rule.message)(view)
+        app.view_functions[endpoint] = view
+
+
+# --- storms -----------------------------------------------------------------------------------------------
+
+# A plain statement, prepared once: this runs on every intake. The device's own recent reports are few
+# (device index), so the geodesic distance is computed on a handful of rows.
+_NEARBY_FROM_SAME_DEVICE = text("""
+    SELECT count(*) FROM reports r, (SELECT location FROM reports WHERE id = :id) this
+    WHERE r.device_id = :device AND r.id <> :id AND r.received_at >= :since
+      AND ST_DWithin(r.location::geography, this.location::geography, :radius)
+""")
+
+
+def flag_if_storm(report: Report, now: datetime) -> bool:
+    """Hold for supervisor review a report that is one of many from the same device at the same place.
+
+    Called by intake after the report is flushed (in its transaction). The report is still routed, so the
+    unit sees it, but it is marked `flagged_for_review` with a `flagged` event the resident does not see.
+    """
+    if report.device_id is None:
+        return False
+    config = current_app.config
+    window = timedelta(minutes=config.get("STORM_WINDOW_MIN", DEFAULTS["STORM_WINDOW_MIN"]))
+    radius = config.get("STORM_RADIUS_M", DEFAULTS["STORM_RADIUS_M"])
+    threshold = config.get("STORM_REPORTS", DEFAULTS["STORM_REPORTS"])
+    nearby = db.session.execute(_NEARBY_FROM_SAME_DEVICE, {
+        "id": report.id, "device": report.device_id, "since": now - window, "radius": radius}).scalar_one()
+    if nearby + 1 < threshold:
+        return False
+    report.flagged_for_review = True
+    db.session.add(ReportEvent(
+        report_id=report.id, type=EventType.FLAGGED.value, at=now, actor_kind="system", unit_id=report.unit_id,
+        citizen_visible=False,
+        text=(f"Signalement n° {nearby + 1} du même appareil à moins de {radius} m en "
+              f"{int(window.total_seconds() // 60)} min : à vérifier par un superviseur."),
+        data={"rule": "storm", "reports_nearby": nearby, "radius_m": radius,
+              "window_min": int(window.total_seconds() // 60)}))
+    return True

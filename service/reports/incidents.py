@@ -1,0 +1,150 @@
+"""Incidents: reports of the same category close in space and time are one incident (duplicates)."""
+from sqlalchemy import func, select, text
+
+from models import EventType, Incident, Report, ReportEvent, db
+from models.event import CITIZEN_VISIBLE
+from service.platform import clock
+from service.followup import notifications
+
+# The most recent open report of the same category within the category's radius and time window.
+_NEARBY_OPEN_REPORT = text("""
+    SELECT id, incident_id FROM reports
+    WHERE category_code = :category
+      AND status IN ('received', 'acknowledged', 'dispatched')
+      AND received_at >= :at - make_interval(mins => :window_min)
+      AND location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
+      AND ST_DWithin(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius_m)
+    ORDER BY received_at DESC LIMIT 1
+""")
+# One more report in an incident; the row lock orders concurrent arrivals.
+_COUNT_ONE_MORE = text("""
+    UPDATE incidents SET report_count = report_count + 1, last_report_at = greatest(last_report_at, :at)
+    WHERE id = :id
+""")
+
+
+def incident_for_new_report(category, lon: float, lat: float, at) -> int | None:
+    """The incident a report about to be written joins: that of a nearby open duplicate (counted one more), or
+    a new one grouping the duplicate when it had none. None when the report stands alone.
+
+    Looked up before the report is inserted, so the report is written with its incident at once.
+    """
+    # Degrees of latitude per metre; longitude degrees are larger near the poles, so widen generously.
+    radius_deg = category.duplicate_radius_m / 111_000 * 2
+    row = db.session.execute(_NEARBY_OPEN_REPORT, {
+        "category": category.code, "at": at, "window_min": category.duplicate_window_min, "lon": lon, "lat": lat,
+        "radius_deg": radius_deg, "radius_m": category.duplicate_radius_m}).first()
+    if row is None:
+        return None
+    if row.incident_id is not None:
+        db.session.execute(_COUNT_ONE_MORE, {"id": row.incident_id, "at": at})
+        return row.incident_id
+    first = db.session.get(Report, row.id)
+    incident = Incident(category_code=category.code, unit_id=first.unit_id, location=first.location,
+                        first_report_at=first.received_at, last_report_at=at, report_count=2)
+    db.session.add(incident)
+    db.session.flush()
+    first.incident_id = incident.id
+    return incident.id
+
+
+# --- Officers' corrections: merge a report into an incident, or split it out -------------------------------
+
+class IncidentError(Exception):
+    """A refused merge or split; `message` is French."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _event(report: Report, officer, event_type: EventType, data: dict, text_fr: str | None = None) -> ReportEvent:
+    event = ReportEvent(report_id=report.id, type=event_type.value, at=clock.now(), actor_kind="officer",
+                        officer_id=officer.id,
+                        unit_id=report.unit_id, citizen_visible=event_type in CITIZEN_VISIBLE, data=data,
+                        text=text_fr)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def _check_scope(officer, *unit_ids) -> None:
+    from service.console.access import unit_in_scope
+    if not all(unit_in_scope(officer, u) for u in unit_ids):
+        raise IncidentError("Signalement ou incident hors de votre périmètre.")
+
+
+def _detach(report: Report) -> Incident | None:
+    """Remove `report` from its incident, keeping the incident's count and status right."""
+    if report.incident_id is None:
+        return None
+    old = db.session.get(Incident, report.incident_id, with_for_update=True)
+    report.incident_id = None
+    db.session.flush()
+    _recount(old)
+    return old
+
+
+def _recount(incident: Incident) -> None:
+    open_values = ('received', 'acknowledged', 'dispatched')
+    incident.report_count = db.session.scalar(
+        select(func.count()).select_from(Report).where(Report.incident_id == incident.id))
+    still_open = db.session.scalar(select(func.count()).select_from(Report).where(
+        Report.incident_id == incident.id, Report.status.in_(open_values)))
+    incident.status = "open" if still_open else "closed"
+
+
+def merge(report: Report, incident: Incident, officer) -> Incident:
+    """Attach `report` to `incident` (same category, both in the officer's scope); one MERGED event. Commits."""
+    officer = getattr(officer, "officer", officer)
+    db.session.refresh(report, with_for_update=True)
+    _check_scope(officer, report.unit_id, incident.unit_id)
+    if report.incident_id == incident.id:
+        raise IncidentError("Ce signalement fait déjà partie de cet incident.")
+    if report.category_code != incident.category_code:
+        raise IncidentError("Seuls des signalements de même nature peuvent être regroupés.")
+    previous = _detach(report)
+    report.incident_id = incident.id
+    incident.last_report_at = max(incident.last_report_at, report.received_at)
+    incident.first_report_at = min(incident.first_report_at, report.received_at)
+    db.session.flush()
+    _recount(incident)
+    event = _event(report, officer, EventType.MERGED,
+                   {"incident_id": incident.id, "previous_incident_id": previous.id if previous else None})
+    queued = notifications.queue_for_event(report, event)
+    db.session.commit()
+    notifications.dispatch_after_commit(queued)
+    return incident
+
+
+def merge_reports(report: Report, other: Report, officer) -> Incident:
+    """Merge `report` with `other`: into `other`'s incident, or a new incident founded on `other`. Commits."""
+    officer = getattr(officer, "officer", officer)
+    _check_scope(officer, report.unit_id, other.unit_id)
+    if report.id == other.id:
+        raise IncidentError("Un signalement ne peut pas être fusionné avec lui-même.")
+    if report.category_code != other.category_code:
+        raise IncidentError("Seuls des signalements de même nature peuvent être regroupés.")
+    if other.incident_id is None:
+        incident = Incident(category_code=other.category_code, unit_id=other.unit_id, location=other.location,
+                            first_report_at=other.received_at, last_report_at=other.received_at, report_count=1)
+        db.session.add(incident)
+        db.session.flush()
+        other.incident_id = incident.id
+        db.session.flush()
+    else:
+        incident = db.session.get(Incident, other.incident_id)
+    return merge(report, incident, officer)
+
+
+def split(report: Report, officer) -> Incident:
+    """Take `report` out of its incident (it stands alone again); one SPLIT event. Commits."""
+    officer = getattr(officer, "officer", officer)
+    db.session.refresh(report, with_for_update=True)
+    _check_scope(officer, report.unit_id)
+    if report.incident_id is None:
+        raise IncidentError("Ce signalement ne fait partie d'aucun incident.")
+    incident = _detach(report)
+    _event(report, officer, EventType.SPLIT, {"incident_id": incident.id})
+    db.session.commit()
+    return incident
