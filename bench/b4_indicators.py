@@ -2,7 +2,8 @@
 
 Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
 service/statistics/indicators.py), computes views of 45 days or more from every report's clocks kept in the process
-(service/statistics/indicator_store.py; its load and update are timed too), serves repeated views from a cache, and the long
+(service/statistics/indicator_store.py; its load and update are timed too),
+serves repeated views from a cache, and the long
 national views (90 days, 12 months, all or one category) from views computed ahead every 10 minutes
 (service/statistics/indicator_snapshots.py). Baselines,
 computed from the raw `report_events` and `reports` rows of the reports matching the filter (filter applied to
@@ -179,7 +180,8 @@ def time_raw(statements, f, budget_s: float) -> tuple[float, bool]:
 
 
 def _served_from_cache(f, repeats: int) -> float | None:
-    """What the dashboard view costs once its figures are cached (service.statistics.indicators.cached_dashboard_data)."""
+    """What the dashboard view costs once its figures are cached
+    (service.statistics.indicators.cached_dashboard_data)."""
     from service.statistics import indicators
     if not hasattr(indicators, "cached_dashboard_data"):
         return None
@@ -193,7 +195,8 @@ def _served_from_cache(f, repeats: int) -> float | None:
 
 
 def _served_uncached(f, repeats: int) -> tuple[float | None, bool]:
-    """What opening the dashboard costs for a view computed ahead (service.statistics.indicator_snapshots), the Redis cache
+    """What opening the dashboard costs for a view computed ahead (service.statistics.indicator_snapshots), the
+    Redis cache
     left aside. Returns (ms, True), or (None, False) when these filters have no stored view (computed live)."""
     from service.statistics import indicator_snapshots
     from models import db
@@ -224,7 +227,8 @@ STORE_UPDATE_REPORTS = 100 if QUICK else 1000
 
 
 def _store_rows(result: BenchResult) -> None:
-    """The in-process store of every report's clocks (service.statistics.indicator_store): what loading it costs a process,
+    """The in-process store of every report's clocks (service.statistics.indicator_store): what loading it costs a
+    process,
     what following one refresh costs, and its size."""
     from models import db
     from service.statistics import indicator_store

@@ -48,7 +48,8 @@ class Notification(db.Model):
 
     report = relationship("Report")
 
-    # Not a column: set when the row is written already `queued` for dispatch_after_commit (service/followup/notifications.py)
+    # Not a column: set when the row is written already `queued` for dispatch_after_commit
+    # (service/followup/notifications.py)
     # to enqueue its job once the transaction has committed.
     handed_to_queue = False
 

@@ -23,8 +23,8 @@ log = logging.getLogger("proxima.outbox")
 BATCH_SIZE = 500
 MAX_BATCHES = 40
 # A `queued` row whose job vanished (Redis restarted without persistence, or the process that wrote it queued died
-# before enqueuing: service/followup/notifications.py) is enqueued again after this; a duplicate job is harmless, the claim
-# lets only one of them send.
+# before enqueuing: service/followup/notifications.py) is enqueued again after this; a duplicate job is harmless,
+# the claim lets only one of them send.
 REQUEUE_AFTER_S = 600
 
 CLAIM_DUE = text("""

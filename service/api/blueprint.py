@@ -3,7 +3,8 @@
 flask-smorest would otherwise document a catch-all `default` error on every operation, which makes any status
 code "conform" to the document. Instead each operation lists what it can really answer: its own codes (declared
 at the view), 503 when the database is unavailable (service.platform.errors), 400 for a body that is not JSON, and 429
-where a rate limit applies (service.platform.limits.POLICY). The error body is the one JSON shape of service.platform.errors
+where a rate limit applies (service.platform.limits.POLICY). The error body is the one JSON shape of
+service.platform.errors
 (flask-smorest's ErrorSchema).
 """
 from flask_smorest import Blueprint

@@ -1,6 +1,7 @@
 """Long-period national dashboard views, computed ahead by a job and served as stored.
 
-The live dashboard (service.statistics.indicators.dashboard_data) computes a month of national reports in about 100 ms on
+The live dashboard (service.statistics.indicators.dashboard_data)
+computes a month of national reports in about 100 ms on
 this machine, and a long view from the reports kept in the process (service.statistics.indicator_store) in 0.1–0.3 s
 for 0.5–1 million reports. The period presets of the national view over 90 days and 12 months, with or without
 one category, are what supervisors open most: those are materialised in `indicator_snapshots` every

@@ -1,4 +1,5 @@
-"""Long national dashboard views computed ahead (service.statistics.indicator_snapshots): what is stored, when it is served."""
+"""Long national dashboard views computed ahead (service.statistics.indicator_snapshots): what is stored, when it is
+served."""
 import json
 from datetime import timedelta
 

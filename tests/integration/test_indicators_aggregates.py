@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from models import Category, Unit, db
 from service.statistics import indicator_frame as frame
-from service.statistics.indicators import (IndicatorFilters, breakdown, dashboard_data, distributions, exact_dashboard_data,
-                                           refresh_indicator_views, summary, unit_descendants)
+from service.statistics.indicators import (IndicatorFilters, breakdown, dashboard_data, distributions,
+                                           exact_dashboard_data, refresh_indicator_views, summary, unit_descendants)
 from service.statistics.territories import TerritoryImportError, import_territories
 from tests.integration.indicator_factory import T0, make_report
 

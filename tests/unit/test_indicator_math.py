@@ -9,8 +9,8 @@ from service.dashboard.export import _cell, export_filename
 from service.dashboard.filters import filters_from_args
 from service.dashboard.present import duration, percent, score
 from service.devtools.demo_data import DemoProfile, _cumulative
-from service.statistics.indicators import (BUCKET_EDGES, BUCKET_LABELS, DEFAULT_PERIOD_DAYS, IndicatorFilters, _sla_breached,
-                                           _sla_met, _where)
+from service.statistics.indicators import (BUCKET_EDGES, BUCKET_LABELS, DEFAULT_PERIOD_DAYS, IndicatorFilters,
+                                           _sla_breached, _sla_met, _where)
 
 ADMIN = SimpleNamespace(role="admin", unit_id=None)
 CHEF = SimpleNamespace(role="superviseur", unit_id=7)
