@@ -42,7 +42,8 @@ class PushToken(db.Model):
     __tablename__ = "push_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), nullable=False, index=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), nullable=False,
+                                                 index=True)
     token: Mapped[str] = mapped_column(Text, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     retired_at = mapped_column(DateTime(timezone=True))

@@ -1,7 +1,7 @@
 """Append-only timeline of a report. Response times are derived from these rows, never typed in."""
 import enum
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, Text, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

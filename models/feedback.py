@@ -1,5 +1,5 @@
 """The resident's rating of the answer, once per report, after closure."""
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, SmallInteger, Text, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, SmallInteger, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db

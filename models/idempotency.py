@@ -1,7 +1,6 @@
 """Idempotency keys of intake requests: a retried request returns the first report and writes nothing."""
-import uuid
 
-from sqlalchemy import DateTime, ForeignKey, Integer, Text, func, Uuid, PrimaryKeyConstraint
+from sqlalchemy import DateTime, ForeignKey, Text, func, PrimaryKeyConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db

@@ -2,7 +2,7 @@
 import enum
 import uuid
 
-from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func, Uuid)
+from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

@@ -4,7 +4,7 @@ import uuid
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
-                        Text, UniqueConstraint, func, Uuid)
+                        Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -19,9 +19,17 @@ class ReportStatus(str, enum.Enum):
     CLOSED = "closed"              # no further action; resident may reopen once within 7 days
     REJECTED = "rejected"          # not a matter for the police, with a reason
 
-    @classmethod
-    def open_values(cls):
-        return (cls.RECEIVED.value, cls.ACKNOWLEDGED.value, cls.DISPATCHED.value)
+
+# The statuses of a report still in the unit's hands: the one definition, for Python and for SQL written as text.
+OPEN_STATUSES = (ReportStatus.RECEIVED.value, ReportStatus.ACKNOWLEDGED.value, ReportStatus.DISPATCHED.value)
+
+
+def sql_list(values) -> str:
+    """`('a', 'b')`: a list of fixed values for SQL written as text (constants only, never user input)."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+OPEN_STATUSES_SQL = sql_list(OPEN_STATUSES)
 
 
 class Report(db.Model):
@@ -79,15 +87,15 @@ class Report(db.Model):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('received', 'acknowledged', 'dispatched', 'resolved', 'closed', 'rejected')", name="status"),
+            f"status IN {sql_list(status.value for status in ReportStatus)}", name="status"),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
         Index("ix_reports_open_queue", "unit_id", "priority", "acknowledge_due_at",
-              postgresql_where="status IN ('received', 'acknowledged', 'dispatched')"),
+              postgresql_where=f"status IN {OPEN_STATUSES_SQL}"),
     )
 
     @property
     def is_open(self) -> bool:
-        return self.status in ReportStatus.open_values()
+        return self.status in OPEN_STATUSES
 
 
 class ReportPhoto(db.Model):

@@ -6,11 +6,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from models import db
 from service.followup.notifications import DISPATCHER
+from workers.outbox import relay
+from workers.push import enqueue_sends
+from workers.queues import QUEUES
+from workers.worker import run_worker
 
 
 def init_app(app: Flask) -> None:
-    from workers.push import enqueue_sends
     # The outbox hands committed rows to the queue through this hook (service/ does not import workers/).
     app.extensions[DISPATCHER] = enqueue_sends
     app.cli.add_command(worker_command)
@@ -24,8 +28,6 @@ def init_app(app: Flask) -> None:
 @with_appcontext
 def worker_command(with_scheduler: bool, burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker (pushes, follow-ups, maintenance)."""
-    from workers.queues import QUEUES
-    from workers.worker import run_worker
     run_worker(current_app._get_current_object(), queues or QUEUES, with_scheduler=with_scheduler, burst=burst)
 
 
@@ -39,8 +41,6 @@ def outbox_group() -> None:
 @with_appcontext
 def relay_command(loop: bool) -> None:
     """Enqueue due notifications (and give up those stuck mid-send)."""
-    from models import db
-    from workers.outbox import relay
     while True:
         result = relay()
         db.session.remove()

@@ -185,11 +185,6 @@ def settle_and_claim(sent: tuple[list[Claim], list[PushResult | None]] | None,
     return [Claim(*row) for row in rows], (plan[3] if plan else [])
 
 
-def record_outcomes(claims: list[Claim], results: list[PushResult | None]) -> list[str]:
-    """Store what FCM said on the rows, tokens and timeline in one transaction; then schedule the retries."""
-    return settle_and_claim((claims, results), [])[1]
-
-
 # Set in Redis just before each HTTP call. A row left `sending` by a dead worker is resent only when its
 # attempt was never marked (the call never started); a marked one may have reached FCM: never resent.
 ATTEMPT_KEY = "proxima:push:attempt:{id}:{attempts}"

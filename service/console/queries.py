@@ -8,7 +8,7 @@ from sqlalchemy import case, func, or_, select
 
 from models import (Category, Incident, Officer, OutcomeCode, Report, ReportContact, ReportEvent, ReportPhoto, Unit,
                     db)
-from service.console.access import in_scope, unit_ids_in_scope, unit_in_scope
+from service.accounts.scope import in_scope, unit_ids_in_scope, unit_in_scope
 from service.reports.workflow import OPEN, STATUS_LABELS_FR
 from service.platform import clock
 
@@ -122,10 +122,12 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
     sibling = Report.__table__.alias("sibling")
     incident_size = (select(func.count()).select_from(sibling).where(sibling.c.incident_id == Report.incident_id)
                      .correlate(Report).scalar_subquery())
-    stmt = (select(Report.id, Report.reference, Category.label_fr, Category.code, Report.priority, Report.status,
-                   Report.commune_name, Report.received_at, due, Report.ongoing, Report.emergency,
-                   func.ST_Y(Report.location), func.ST_X(Report.location), Unit.name, Report.incident_id,
-                   incident_size, Report.unit_id, Report.pending_transfer_unit_id, last_transfer,
+    stmt = (select(Report.id, Report.reference, Category.label_fr.label("category_label"),
+                   Category.code.label("category_code"), Report.priority, Report.status, Report.commune_name,
+                   Report.received_at, due, Report.ongoing, Report.emergency,
+                   func.ST_Y(Report.location).label("lat"), func.ST_X(Report.location).label("lon"),
+                   Unit.name.label("unit_name"), Report.incident_id, incident_size.label("incident_size"),
+                   Report.unit_id, Report.pending_transfer_unit_id, last_transfer.label("last_transfer"),
                    Category.live_minutes)
             .join(Category, Category.code == Report.category_code)
             .join(Unit, Unit.id == Report.unit_id)
@@ -141,20 +143,22 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
     rows, seen_incidents = [], set()
     scope = unit_ids_in_scope(officer)
     for r in db.session.execute(stmt).all():
-        incident_id, size = r[14], (r[15] if r[14] else 0)
-        if incident_id and size > 1:
-            if incident_id in seen_incidents:
+        size = r.incident_size if r.incident_id else 0
+        if r.incident_id and size > 1:
+            if r.incident_id in seen_incidents:
                 continue
-            seen_incidents.add(incident_id)
-        pending = r[17]
-        transfer_in = pending is not None and pending in scope and r[16] not in scope
+            seen_incidents.add(r.incident_id)
+        pending = r.pending_transfer_unit_id
+        transfer_in = pending is not None and pending in scope and r.unit_id not in scope
+        live = r.ongoing and (r.live_minutes is None or now - r.received_at <= timedelta(minutes=r.live_minutes))
         rows.append(QueueRow(
-            id=r[0], reference=r[1], category_label=r[2], category_code=r[3], priority=r[4], status=r[5],
-            commune=r[6] or "", received_at=r[7], due_at=r[8], due_label=DUE_LABELS.get(r[5], ""), ongoing=r[9],
-            emergency=r[10], live=r[9] and (r[19] is None or now - r[7] <= timedelta(minutes=r[19])),
-            lat=r[11], lon=r[12], unit_name=r[13], incident_id=incident_id,
+            id=r.id, reference=r.reference, category_label=r.category_label, category_code=r.category_code,
+            priority=r.priority, status=r.status, commune=r.commune_name or "", received_at=r.received_at,
+            due_at=r.due_at, due_label=DUE_LABELS.get(r.status, ""), ongoing=r.ongoing, emergency=r.emergency,
+            live=live, lat=r.lat, lon=r.lon, unit_name=r.unit_name, incident_id=r.incident_id,
             incident_size=size if size > 1 else 0, transfer_in=transfer_in,
-            transfer_out=pending is not None and not transfer_in, transfer_declined=r[18] == "transfer_declined"))
+            transfer_out=pending is not None and not transfer_in,
+            transfer_declined=r.last_transfer == "transfer_declined"))
     return rows
 
 

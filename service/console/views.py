@@ -122,7 +122,7 @@ def _render_report(report, form_set=None, contact=None, contact_revealed=False, 
         answers=queries.answers_for_display(report), photo_ids=queries.photo_ids(report),
         has_contact=queries.has_contact(report), contact=contact, contact_revealed=contact_revealed,
         incident_reports=queries.incident_siblings(report), report_point=queries.report_point(report),
-        outcome_labels={o.code: o.label_fr for o in queries.outcome_codes()},
+        outcome_labels={o.code: o.label_fr for o in queries.outcome_codes()}, action_labels=workflow.ACTION_LABELS_FR,
         tile_url=current_app.config.get("MAP_TILE_URL") or ""), status
 
 
@@ -265,19 +265,14 @@ def _incident_form():
     return form
 
 
-INCIDENT_ACTION_LABELS = {
-    "acknowledge": "Tout prendre en compte", "dispatch": "Engager une patrouille pour tous",
-    "resolve": "Tout résoudre", "close": "Tout clôturer", "reject": "Tout rejeter", "note": "Note sur chacun",
-}
-
-
 @bp.get("/incidents/<int:incident_id>")
 @officer_required
 def incident_page(incident_id: int, status: int = 200):
     officer = current_officer()
     incident = queries.get_incident_or_404(incident_id, officer)
+    labels = {action.value: label for action, label in workflow.INCIDENT_ACTION_LABELS_FR.items()}
     return render_template("console/incident.html", incident=incident, reports=queries.incident_reports(incident),
-                           form=_incident_form(), action_labels=INCIDENT_ACTION_LABELS), status
+                           form=_incident_form(), action_labels=labels), status
 
 
 @bp.post("/incidents/<int:incident_id>/actions")
@@ -286,7 +281,7 @@ def incident_action(incident_id: int):
     officer = current_officer()
     incident = queries.get_incident_or_404(incident_id, officer)
     form = _incident_form()
-    if not form.validate_on_submit() or form.action.data not in INCIDENT_ACTION_LABELS:
+    if not form.validate_on_submit() or form.action.data not in {a.value for a in workflow.INCIDENT_ACTION_LABELS_FR}:
         flash(_("Action invalide."), "error")
         return incident_page(incident_id, status=422)
     try:

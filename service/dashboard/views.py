@@ -3,9 +3,10 @@ from flask import Response, abort, jsonify, render_template, request, stream_wit
 from sqlalchemy import select
 
 from models import Category, Departement, OutcomeCode, Role, Territory, Unit, db
+from service.accounts.scope import unit_ids_in_scope
 from service.platform import audit
 from service.statistics import indicator_snapshots, indicators
-from service.console.access import current_officer, officer_required, unit_ids_in_scope
+from service.console.access import current_officer, officer_required
 from service.dashboard import present
 from service.dashboard.blueprint import bp
 from service.dashboard.export import csv_stream, export_filename

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from models import Category, IdempotencyRecord, OutcomeCode, Report, ReportEvent, ReportStatus, Unit, db
+from models import OPEN_STATUSES, Category, IdempotencyRecord, OutcomeCode, Report, ReportEvent, Unit, db
 from models.event import CITIZEN_VISIBLE
 
 COORDINATE_DECIMALS = 3
@@ -50,7 +50,7 @@ class RequestQuery:
 
 
 def _open_condition():
-    return Report.status.in_(ReportStatus.open_values())
+    return Report.status.in_(OPEN_STATUSES)
 
 
 def _updated_column():
@@ -121,7 +121,7 @@ def find_requests(query: RequestQuery, now: datetime | None = None) -> list[dict
 
 
 def _request_document(row, extensions: bool) -> dict:
-    is_open = row.status in ReportStatus.open_values()
+    is_open = row.status in OPEN_STATUSES
     notes = _STATUS_NOTES.get(row.status, "")
     if not is_open and row.outcome_text:
         notes = f"{notes} {row.outcome_text}"

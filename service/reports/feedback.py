@@ -1,7 +1,7 @@
 """Residents' satisfaction feedback: once per report, only from the reporting device, only once it is answered."""
 from sqlalchemy import select
 
-from models import Device, EventType, Feedback, Report, ReportEvent, ReportStatus, db
+from models import OPEN_STATUSES, Device, EventType, Feedback, Report, ReportEvent, db
 from service.platform import clock
 
 
@@ -16,7 +16,7 @@ class FeedbackRefused(Exception):
 
 def can_give_feedback(report: Report) -> bool:
     """Closed, resolved or rejected: the answer is known. A reopened report is open again until re-answered."""
-    return report.status not in ReportStatus.open_values()
+    return report.status not in OPEN_STATUSES
 
 
 def submit_feedback(reference: str, device: Device, reactivite: int, courtoisie: int, information: int,

@@ -1,8 +1,9 @@
 """Incidents: reports of the same category close in space and time are one incident (duplicates)."""
 from sqlalchemy import func, select, text
 
-from models import EventType, Incident, Report, ReportEvent, db
+from models import OPEN_STATUSES, OPEN_STATUSES_SQL, EventType, Incident, Report, ReportEvent, db
 from models.event import CITIZEN_VISIBLE
+from service.accounts.scope import unit_in_scope
 from service.platform import clock
 from service.followup import notifications
 
@@ -10,12 +11,12 @@ from service.followup import notifications
 _NEARBY_OPEN_REPORT = text("""
     SELECT id, incident_id FROM reports
     WHERE category_code = :category
-      AND status IN ('received', 'acknowledged', 'dispatched')
+      AND status IN {open_statuses}
       AND received_at >= :at - make_interval(mins => :window_min)
       AND location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
       AND ST_DWithin(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius_m)
     ORDER BY received_at DESC LIMIT 1
-""")
+""".format(open_statuses=OPEN_STATUSES_SQL))
 # One more report in an incident; the row lock orders concurrent arrivals.
 _COUNT_ONE_MORE = text("""
     UPDATE incidents SET report_count = report_count + 1, last_report_at = greatest(last_report_at, :at)
@@ -69,7 +70,6 @@ def _event(report: Report, officer, event_type: EventType, data: dict, text_fr: 
 
 
 def _check_scope(officer, *unit_ids) -> None:
-    from service.console.access import unit_in_scope
     if not all(unit_in_scope(officer, u) for u in unit_ids):
         raise IncidentError("Signalement ou incident hors de votre périmètre.")
 
@@ -86,11 +86,15 @@ def _detach(report: Report) -> Incident | None:
 
 
 def _recount(incident: Incident) -> None:
-    open_values = ('received', 'acknowledged', 'dispatched')
     incident.report_count = db.session.scalar(
         select(func.count()).select_from(Report).where(Report.incident_id == incident.id))
+    refresh_status(incident)
+
+
+def refresh_status(incident: Incident) -> None:
+    """An incident is open while any of its reports is open."""
     still_open = db.session.scalar(select(func.count()).select_from(Report).where(
-        Report.incident_id == incident.id, Report.status.in_(open_values)))
+        Report.incident_id == incident.id, Report.status.in_(OPEN_STATUSES)))
     incident.status = "open" if still_open else "closed"
 
 

@@ -13,14 +13,14 @@ from geoalchemy2.elements import WKTElement
 from sqlalchemy.exc import IntegrityError
 
 from models import (Category, Device, EventType, IdempotencyRecord, Report, ReportContact, ReportEvent,
-                    ReportPhoto, db)
+                    ReportPhoto, ReportStatus, db)
 from service.platform import clock, limits
 from service.followup import notifications
 from service.reports.answers import validate_answers
 from service.reports.incidents import incident_for_new_report
-from service.reports.photos import PhotoRejected, clean_photo
+from service.reports.photos import CleanPhoto, PhotoRejected, clean_photo
 from service.reports.references import new_reference
-from service.reports.routing import NoCompetentUnit, OutsideTerritory, route
+from service.reports.routing import NoCompetentUnit, OutsideTerritory, Placement, route
 
 DESCRIPTION_MAX = 4000
 # A phone's clock may run a little ahead of ours.
@@ -78,93 +78,155 @@ class IntakeResult:
     emergency_notice: str | None
 
 
+@dataclass
+class CheckedSubmission:
+    """What validation keeps of a submission: the category, cleaned text and answers, re-encoded photos."""
+    category: Category
+    description: str
+    observed_at: datetime
+    answers: dict
+    photos: list[CleanPhoto]
+
+
 def submit_report(submission: ReportSubmission) -> IntakeResult:
-    """Accept a report, or raise IntakeRejected having written nothing. Commits on success."""
+    """Accept a report, or raise IntakeRejected having written nothing. Commits once, on success.
+
+    The steps: replay an Idempotency-Key already used → validate → route → join an incident → build the report →
+    write its events and contact → hold it if it is part of a storm → queue the intake push → commit.
+    """
     if submission.idempotency_key:
         replay = _replay(submission)
         if replay is not None:
             return replay
+    now = clock.now()
+    checked = _validate(submission, now)
+    placement = _route(submission, checked.category, now)
+    incident_id = incident_for_new_report(checked.category, submission.lon, submission.lat, now)
+    report = _build_report(submission, checked, placement, incident_id, now)
+    routed = _write_events(report, submission.source, placement, now)
+    _write_contact(report, submission.contact)
+    db.session.flush()
+    limits.flag_if_storm(report, now)  # many reports from one device at one place: held for review
+    # One push at intake: "received, handled by X". The other intake events are in the timeline.
+    outbox = notifications.queue_for_event(report, routed)
+    return _commit(submission, report, outbox)
 
+
+def _validate(submission: ReportSubmission, now: datetime) -> CheckedSubmission:
+    """Every check that needs no routing, all errors at once (field -> French messages); IntakeRejected if any."""
     category = db.session.get(Category, submission.category_code)
     if category is None or not category.active:
         raise IntakeRejected("Catégorie inconnue.", {"category": ["Catégorie inconnue."]})
-    now = clock.now()
     errors: dict[str, list[str]] = {}
     description = (submission.description or "").strip()
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = [f"{DESCRIPTION_MAX} caractères au plus."]
     observed_at = submission.observed_at or now
-    if observed_at.tzinfo is None:
-        errors["observed_at"] = ["Indiquez le fuseau horaire (ISO 8601 avec décalage)."]
-    elif observed_at > now + FUTURE_TOLERANCE:
-        errors["observed_at"] = ["La date d'observation est dans le futur."]
-    elif observed_at < now - MAX_OBSERVATION_AGE:
-        errors["observed_at"] = ["Les faits datent de plus de 30 jours : déposez plainte ou contactez votre unité."]
+    observed_at_error = _observed_at_error(observed_at, now)
+    if observed_at_error:
+        errors["observed_at"] = [observed_at_error]
     answers, answer_errors = validate_answers(category.attributes, submission.answers or {})
     if answer_errors:
         errors["answers"] = [f"{code} : {' '.join(msgs)}" for code, msgs in answer_errors.items()]
-    photos = []
-    max_count = current_app.config["PHOTO_MAX_COUNT"]
-    if len(submission.photos) > max_count:
-        errors["photos"] = [f"{max_count} photos au plus."]
-    else:
-        for index, raw in enumerate(submission.photos):
-            try:
-                photos.append(clean_photo(raw, current_app.config["PHOTO_MAX_BYTES"]))
-            except PhotoRejected as exc:
-                errors.setdefault("photos", []).append(f"Photo {index + 1} : {exc}")
+    photos, photo_errors = _clean_photos(submission.photos)
+    if photo_errors:
+        errors["photos"] = photo_errors
     if errors:
         raise IntakeRejected("Le signalement contient des erreurs.", errors)
+    return CheckedSubmission(category, description, observed_at, answers, photos)
 
+
+def _observed_at_error(observed_at: datetime, now: datetime) -> str | None:
+    if observed_at.tzinfo is None:
+        return "Indiquez le fuseau horaire (ISO 8601 avec décalage)."
+    if observed_at > now + FUTURE_TOLERANCE:
+        return "La date d'observation est dans le futur."
+    if observed_at < now - MAX_OBSERVATION_AGE:
+        return "Les faits datent de plus de 30 jours : déposez plainte ou contactez votre unité."
+    return None
+
+
+def _clean_photos(raw_photos: list[bytes]) -> tuple[list[CleanPhoto], list[str]]:
+    """Photos decoded, re-encoded and stripped of metadata, or the reason each one is refused."""
+    max_count = current_app.config["PHOTO_MAX_COUNT"]
+    if len(raw_photos) > max_count:
+        return [], [f"{max_count} photos au plus."]
+    photos, errors = [], []
+    for index, raw in enumerate(raw_photos):
+        try:
+            photos.append(clean_photo(raw, current_app.config["PHOTO_MAX_BYTES"]))
+        except PhotoRejected as exc:
+            errors.append(f"Photo {index + 1} : {exc}")
+    return photos, errors
+
+
+def _route(submission: ReportSubmission, category: Category, now: datetime) -> Placement:
+    """The competent unit at this place and instant, or IntakeRejected with the reason."""
     try:
-        placement = route(submission.lon, submission.lat, category.code, category.forces, now)
+        return route(submission.lon, submission.lat, category.code, category.forces, now)
     except OutsideTerritory:
         raise IntakeRejected(OUTSIDE_TERRITORY, {"location": [OUTSIDE_TERRITORY]})
     except NoCompetentUnit:
         message = "Aucune unité n'est compétente pour cette catégorie à cet endroit."
         raise IntakeRejected(message, {"category": [message]})
-    decision, commune = placement.decision, placement.commune
-    incident_id = incident_for_new_report(category, submission.lon, submission.lat, now)
 
+
+def _build_report(submission: ReportSubmission, checked: CheckedSubmission, placement: Placement,
+                  incident_id: int | None, now: datetime) -> Report:
+    """The report row with its photos and service-level due times, added to the session and flushed (id known)."""
+    category, commune, unit = checked.category, placement.commune, placement.decision.unit
     report = Report(
-        reference=new_reference(), category=category, description=description,
+        reference=new_reference(), category=category, description=checked.description,
         location=WKTElement(f"POINT({submission.lon} {submission.lat})", srid=4326),
         accuracy_m=submission.accuracy_m, commune_insee=commune.insee_code, commune_name=commune.name,
-        departement_code=commune.departement_code, observed_at=observed_at, received_at=now,
-        ongoing=submission.ongoing, status="received", priority=category.priority,
-        emergency=category.emergency_hint, unit_id=decision.unit.id, routing_reason=decision.reason,
+        departement_code=commune.departement_code, observed_at=checked.observed_at, received_at=now,
+        ongoing=submission.ongoing, status=ReportStatus.RECEIVED.value, priority=category.priority,
+        emergency=category.emergency_hint, unit_id=unit.id, routing_reason=placement.decision.reason,
         device_id=submission.device.id if submission.device else None, source=submission.source,
-        partner_key_id=submission.partner_key_id, answers=answers,
+        partner_key_id=submission.partner_key_id, answers=checked.answers,
         acknowledge_due_at=now + timedelta(minutes=category.sla_acknowledge_min),
         dispatch_due_at=now + timedelta(minutes=category.sla_dispatch_min),
         resolve_due_at=now + timedelta(minutes=category.sla_resolve_min),
         updated_at=now, incident_id=incident_id,
     )
-    for photo in photos:
+    for photo in checked.photos:
         report.photos.append(ReportPhoto(content_type=photo.content_type, width=photo.width, height=photo.height,
                                          content=photo.content))
     db.session.add(report)
     db.session.flush()
-    actor = "partner" if submission.source == "open311" else "citizen"
+    return report
+
+
+def _write_events(report: Report, source: str, placement: Placement, now: datetime) -> ReportEvent:
+    """The intake's timeline: created, routed (with why), and merged when it joined an incident. Returns `routed`,
+    the one event pushed to the resident at intake."""
+    decision, unit_id = placement.decision, placement.decision.unit.id
+    actor = "partner" if source == "open311" else "citizen"
     db.session.add(ReportEvent(report_id=report.id, type=EventType.CREATED.value, at=now, actor_kind=actor,
-                               unit_id=decision.unit.id, citizen_visible=True))
+                               unit_id=unit_id, citizen_visible=True))
     routed = ReportEvent(report_id=report.id, type=EventType.ROUTED.value, at=now, actor_kind="system",
-                         unit_id=decision.unit.id, text=decision.reason, citizen_visible=True,
-                         data={"commune": commune.insee_code, "fallback_distance_m": decision.fallback_distance_m,
+                         unit_id=unit_id, text=decision.reason, citizen_visible=True,
+                         data={"commune": placement.commune.insee_code,
+                               "fallback_distance_m": decision.fallback_distance_m,
                                "closed_units": [u.id for u in decision.closed_units]})
     db.session.add(routed)
-    if incident_id is not None:
+    if report.incident_id is not None:
         db.session.add(ReportEvent(report_id=report.id, type=EventType.MERGED.value, at=now, actor_kind="system",
-                                   unit_id=decision.unit.id, citizen_visible=True,
+                                   unit_id=unit_id, citizen_visible=True,
                                    text="Regroupé avec d'autres signalements du même fait.",
-                                   data={"incident_id": incident_id, "automatic": True}))
-    if submission.contact and any(submission.contact.get(k) for k in ("name", "email", "phone")):
-        db.session.add(ReportContact(report_id=report.id, name=submission.contact.get("name"),
-                                     email=submission.contact.get("email"), phone=submission.contact.get("phone")))
-    db.session.flush()
-    limits.flag_if_storm(report, now)  # many reports from one device at one place: held for review
-    # One push at intake: "received, handled by X". The other intake events are in the timeline.
-    outbox = notifications.queue_for_event(report, routed)
+                                   data={"incident_id": report.incident_id, "automatic": True}))
+    return routed
+
+
+def _write_contact(report: Report, contact: dict | None) -> None:
+    """The reporter's contact details, kept apart from the report (their own table, read access audited)."""
+    if contact and any(contact.get(k) for k in ("name", "email", "phone")):
+        db.session.add(ReportContact(report_id=report.id, name=contact.get("name"), email=contact.get("email"),
+                                     phone=contact.get("phone")))
+
+
+def _commit(submission: ReportSubmission, report: Report, outbox: list) -> IntakeResult:
+    """Commit once (with the Idempotency-Key record last), then hand the queued pushes to the dispatcher."""
     with _written_rows_kept_loaded():
         try:
             if submission.idempotency_key:
@@ -181,7 +243,7 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
                 raise
             return replay
         notifications.dispatch_after_commit(outbox)
-    return IntakeResult(report, True, EMERGENCY_NOTICE if category.emergency_hint else None)
+    return IntakeResult(report, True, EMERGENCY_NOTICE if report.category.emergency_hint else None)
 
 
 @contextmanager

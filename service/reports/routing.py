@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from models import db
 from service.reports.hours import is_open, local_hhmm
+from service.reports.spatial_index import SpatialIndex
 
 KIND_LABELS = {"police_nationale": "police nationale", "gendarmerie": "gendarmerie",
                "police_municipale": "police municipale"}
@@ -114,7 +115,7 @@ _UNITS_NEAR = text("""
 """)
 
 _COMMUNE_AT = text("""
-    SELECT insee_code, name, departement_code, 0.0 FROM communes
+    SELECT insee_code, name, departement_code, 0.0 AS distance_m FROM communes
     WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) LIMIT 1
 """)
 
@@ -138,7 +139,6 @@ def _index():
         return None
     index = current_app.extensions.get("spatial_index")
     if index is None:
-        from service.reports.spatial_index import SpatialIndex
         index = current_app.extensions["spatial_index"] = SpatialIndex(current_app.config["ROUTING_INDEX_TTL_S"])
     return index
 
@@ -148,8 +148,7 @@ def units_at(lon: float, lat: float, max_fallback_m: float) -> list[UnitCandidat
     if index is not None:
         hits = index.units_at(lon, lat)
         if hits:
-            return [UnitCandidate(r[0], r[1], r[2], tuple(r[3]) if r[3] is not None else None, r[4], r[5], 0.0, r[6])
-                    for r in hits]
+            return [_candidate(r) for r in hits]
     else:
         rows = db.session.execute(_UNITS_AT, {"lon": lon, "lat": lat}).all()
         if rows:
@@ -161,13 +160,12 @@ def units_at(lon: float, lat: float, max_fallback_m: float) -> list[UnitCandidat
 def commune_at(lon: float, lat: float, max_fallback_m: float) -> CommuneRef | None:
     index = _index()
     if index is not None:
-        hit = index.commune_at(lon, lat)
-        row = (*hit, 0.0) if hit else None
+        row = index.commune_at(lon, lat)
     else:
         row = db.session.execute(_COMMUNE_AT, {"lon": lon, "lat": lat}).first()
     if row is None:
         row = db.session.execute(_COMMUNE_NEAR, {"lon": lon, "lat": lat, "max_m": max_fallback_m}).first()
-    return CommuneRef(row[0], row[1], row[2], float(row[3])) if row else None
+    return CommuneRef(row.insee_code, row.name, row.departement_code, float(row.distance_m)) if row else None
 
 
 @dataclass(frozen=True)

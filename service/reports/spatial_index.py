@@ -4,7 +4,7 @@ Routing a point costs two GiST lookups in PostGIS (a round trip each); the same 
 GEOS geometries in the process is faster and spares the database. Lookups go through a grid of
 0.05° cells listing the geometries whose bounding box touches each cell, then one vectorised
 `shapely.intersects_xy` over those few candidates: no Point object and no tree walk per lookup
-(measured by `make bench`, B2, about 1.7 times faster than an STRtree query with a Point). The index
+(faster than an STRtree query with a Point; the comparison is bench B2, figures in bench/README.md). The index
 compares a cheap fingerprint of the tables (row counts, last update) at most every `ttl` seconds
 and reloads when they changed, so an import or a rebuild of the units is picked up without restart.
 Points outside every polygon (gaps, just off the coast) fall back to PostGIS nearest-neighbour SQL.
@@ -12,6 +12,7 @@ Points outside every polygon (gaps, just off the coast) fall back to PostGIS nea
 import math
 import threading
 import time
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -26,6 +27,26 @@ _FINGERPRINT = text("""
 """)
 
 
+class IndexedUnit(NamedTuple):
+    """A unit whose jurisdiction holds the point (same names as the routing SQL's columns)."""
+    id: int
+    name: str
+    kind: str
+    categories: list[str] | None
+    service_hours: dict | None
+    area: float
+    synthetic: bool
+    distance_m: float = 0.0
+
+
+class IndexedCommune(NamedTuple):
+    """The commune holding the point (same names as the routing SQL's columns)."""
+    insee_code: str
+    name: str
+    departement_code: str
+    distance_m: float = 0.0
+
+
 class SpatialIndex:
     def __init__(self, ttl_seconds: float):
         self.ttl = ttl_seconds
@@ -35,15 +56,14 @@ class SpatialIndex:
         self._units = None
         self._communes = None
 
-    def units_at(self, lon: float, lat: float) -> list[tuple]:
-        """Rows (id, name, kind, categories, service_hours, area, synthetic) of units whose jurisdiction holds
-        the point."""
+    def units_at(self, lon: float, lat: float) -> list[IndexedUnit]:
+        """The units whose jurisdiction holds the point."""
         units = self._fresh()[0]
         rows = units["rows"]
         return [rows[i] for i in _hits(units, lon, lat)]
 
-    def commune_at(self, lon: float, lat: float) -> tuple | None:
-        """(insee_code, name, departement_code) of the commune holding the point, or None."""
+    def commune_at(self, lon: float, lat: float) -> IndexedCommune | None:
+        """The commune holding the point, or None."""
         communes = self._fresh()[1]
         hits = _hits(communes, lon, lat)
         return communes["rows"][min(hits)] if hits else None
@@ -63,12 +83,15 @@ class SpatialIndex:
     @staticmethod
     def _load():
         unit_rows = db.session.execute(text(
-            "SELECT id, name, kind, categories, service_hours, ST_Area(jurisdiction), synthetic, "
-            "ST_AsBinary(jurisdiction) FROM units WHERE receives_reports AND active ORDER BY id")).all()
+            "SELECT id, name, kind, categories, service_hours, ST_Area(jurisdiction) AS area, synthetic, "
+            "ST_AsBinary(jurisdiction) AS wkb FROM units WHERE receives_reports AND active ORDER BY id")).all()
         commune_rows = db.session.execute(text(
-            "SELECT insee_code, name, departement_code, ST_AsBinary(geom) FROM communes ORDER BY insee_code")).all()
-        return _grid([r[:7] for r in unit_rows], [r[7] for r in unit_rows]), \
-            _grid([r[:3] for r in commune_rows], [r[3] for r in commune_rows])
+            "SELECT insee_code, name, departement_code, ST_AsBinary(geom) AS wkb FROM communes ORDER BY insee_code"
+        )).all()
+        units = [IndexedUnit(r.id, r.name, r.kind, r.categories, r.service_hours, r.area, r.synthetic)
+                 for r in unit_rows]
+        communes = [IndexedCommune(r.insee_code, r.name, r.departement_code) for r in commune_rows]
+        return _grid(units, [r.wkb for r in unit_rows]), _grid(communes, [r.wkb for r in commune_rows])
 
 
 # Grid cell size in degrees (about 5.5 km × 3.7 km in metropolitan France): about five commune candidates per cell.

@@ -9,15 +9,17 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from models import EventType, Incident, Officer, OutcomeCode, Report, ReportEvent, ReportStatus, Unit, db
+from models import OPEN_STATUSES, EventType, Incident, Officer, OutcomeCode, Report, ReportEvent, ReportStatus, Unit, db
 from models.event import CITIZEN_VISIBLE
+from service.accounts.scope import unit_in_scope
 from service.platform import clock
 from service.followup import notifications
+from service.reports import incidents
 
 RECEIVED, ACKNOWLEDGED, DISPATCHED, RESOLVED, CLOSED, REJECTED = (s.value for s in ReportStatus)
-OPEN = frozenset({RECEIVED, ACKNOWLEDGED, DISPATCHED})
+OPEN = frozenset(OPEN_STATUSES)
 RESIDENT_REOPEN_DAYS = 7
 RESIDENT_REOPEN_MAX = 1
 MAX_TEXT = 4000
@@ -102,6 +104,9 @@ class InvalidInput(WorkflowError):
     pass
 
 
+# Each action's label, on its button in the console and in refusal messages.
+ACTION_LABELS_FR = {action.value: rule.label_fr for action, rule in TRANSITIONS.items()}
+
 STATUS_LABELS_FR = {
     RECEIVED: "Reçu", ACKNOWLEDGED: "Pris en compte", DISPATCHED: "Patrouille engagée", RESOLVED: "Résolu",
     CLOSED: "Clôturé", REJECTED: "Rejeté",
@@ -140,7 +145,6 @@ def allowed_actions(status: str, transfer_pending: bool, actor: Actor) -> list[A
 
 def acting_role(report: Report, officer: Officer) -> Actor | None:
     """How `officer` relates to `report`: unit in charge, transfer target, or None (out of scope)."""
-    from service.console.access import unit_in_scope
     if unit_in_scope(officer, report.unit_id):
         return Actor.CURRENT_UNIT
     if report.pending_transfer_unit_id and unit_in_scope(officer, report.pending_transfer_unit_id):
@@ -151,7 +155,6 @@ def acting_role(report: Report, officer: Officer) -> Actor | None:
 def _check_actor(rule: Transition, report: Report, officer: Officer | None) -> None:
     if rule.actor is Actor.RESIDENT:
         return
-    from service.console.access import unit_in_scope
     in_charge = unit_in_scope(officer, report.unit_id)
     target = bool(report.pending_transfer_unit_id) and unit_in_scope(officer, report.pending_transfer_unit_id)
     ok = {Actor.CURRENT_UNIT: in_charge, Actor.TRANSFER_TARGET: target, Actor.EITHER: in_charge or target}[rule.actor]
@@ -203,13 +206,8 @@ def _commit(queued: list) -> None:
 
 
 def _refresh_incident_status(report: Report) -> None:
-    """An incident is open while any of its reports is open."""
-    if report.incident_id is None:
-        return
-    incident = db.session.get(Incident, report.incident_id)
-    still_open = db.session.scalar(select(func.count()).select_from(Report).where(
-        Report.incident_id == incident.id, Report.status.in_(OPEN)))
-    incident.status = "open" if still_open else "closed"
+    if report.incident_id is not None:
+        incidents.refresh_status(db.session.get(Incident, report.incident_id))
 
 
 def _run(report, officer, action, **kwargs) -> ReportEvent:
@@ -317,15 +315,11 @@ def add_note(report: Report, officer: Officer, text: str) -> ReportEvent:
     return _run(report, officer, Action.NOTE, text=_clean_text(text, True, "La note"))
 
 
-# Actions that make sense on a whole incident, and the keyword arguments each takes.
-INCIDENT_ACTIONS = {
-    Action.ACKNOWLEDGE: acknowledge, Action.DISPATCH: dispatch, Action.RESOLVE: resolve, Action.CLOSE: close,
-    Action.REJECT: reject, Action.NOTE: add_note,
-}
-
-_INCIDENT_KW = {
-    Action.ACKNOWLEDGE: (), Action.DISPATCH: ("text",), Action.RESOLVE: ("outcome_code", "text"),
-    Action.CLOSE: ("text",), Action.REJECT: ("text",), Action.NOTE: ("text",),
+# The actions that make sense on a whole incident, with their label on the incident page.
+INCIDENT_ACTION_LABELS_FR = {
+    Action.ACKNOWLEDGE: "Tout prendre en compte", Action.DISPATCH: "Engager une patrouille pour tous",
+    Action.RESOLVE: "Tout résoudre", Action.CLOSE: "Tout clôturer", Action.REJECT: "Tout rejeter",
+    Action.NOTE: "Note sur chacun",
 }
 
 
@@ -341,7 +335,7 @@ def act_on_incident(incident: Incident, officer: Officer, action: Action, **kwar
     Reports for which the transition is refused (already further along, transfer pending…) are skipped and listed.
     """
     action = Action(action)
-    if action not in _INCIDENT_KW:
+    if action not in INCIDENT_ACTION_LABELS_FR:
         raise InvalidInput("Action impossible sur un incident.")
     text = kwargs.get("text")
     if action in (Action.REJECT, Action.NOTE):

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import AuditEntry, Report, ReportEvent, db
-from service.console.access import unit_ids_in_scope
+from service.accounts.scope import unit_ids_in_scope
 from service.platform import clock as service_clock
 from tests.integration.console_support import (LYON_2E, act, login, make_officer,
                                                make_report, new_client, token_from, unit)

@@ -8,6 +8,8 @@ import threading
 from flask import current_app
 
 from service.followup.push.base import Outcome, PushBackend, PushResult  # noqa: F401
+from service.followup.push.fcm import FCMBackend
+from service.followup.push.log_backend import LoggingBackend
 
 # HTTP calls a worker process keeps in flight (PUSH_SEND_THREADS overrides): FCM's latency, not the CPU,
 # bounds a single sender. The backend's connection pool has as many kept-alive connections.
@@ -36,11 +38,9 @@ def get_backend(config=None) -> PushBackend:
 
 def _build(config) -> PushBackend:
     if config.get("FCM_CREDENTIALS_FILE"):
-        from service.followup.push.fcm import FCMBackend
         return FCMBackend.from_service_account_file(
             config["FCM_CREDENTIALS_FILE"], project_id=config.get("FCM_PROJECT_ID"),
             endpoint=config.get("FCM_ENDPOINT") or "https://fcm.googleapis.com",
             timeout_s=config.get("PUSH_HTTP_TIMEOUT_S", 10),
             pool_size=int(config.get("PUSH_SEND_THREADS") or SEND_THREADS))
-    from service.followup.push.log_backend import LoggingBackend
     return LoggingBackend()
