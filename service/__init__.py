@@ -15,7 +15,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from models import db
     from service.platform.extensions import migrate, api
-    from service.platform import clock, errors, health, cli, redis_client, limits, observability, security
+    from service.platform import (clock, errors, health, cli, input_guard, redis_client, limits, observability,
+                                  security)
     from service import api as citizen_api, console, dashboard, open311
     import workers
 
@@ -25,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     redis_client.init_app(app)
     api.init_app(app)
     errors.init_app(app)
+    input_guard.init_app(app)
     observability.init_app(app)
     security.init_app(app)
     health.init_app(app)
