@@ -101,7 +101,8 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
     now = clock.now()
     checked = _validate(submission, now)
     placement = _route(submission, checked.category, now)
-    incident_id = incident_for_new_report(checked.category, submission.lon, submission.lat, now)
+    incident_id = incident_for_new_report(checked.category, placement.decision.unit.id, submission.lon, submission.lat,
+                                          now)
     report = _build_report(submission, checked, placement, incident_id, now)
     routed = _write_events(report, submission.source, placement, now)
     _write_contact(report, submission.contact)
