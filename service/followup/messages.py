@@ -3,8 +3,9 @@
 `render()` is pure (unit-tested); `context_for()` reads what a message needs from the report and its event.
 What a lock screen shows is built only from fixed templates and reference data (category labels, unit names,
 administrators' outcome texts), never from what an officer typed: a rejection reason may name a person, so the
-resident reads it in the app's timeline, not on a locked phone. Sensitive categories (point de deal, violences…) get a data-only message: nothing readable on a lock screen,
-the app shows a neutral "Votre signalement a été mis à jour" and opens the report from its reference.
+resident reads it in the app's timeline, not on a locked phone. Sensitive categories (point de deal,
+violences…) get a data-only message: nothing readable on a lock screen, the app shows a neutral "Votre signalement
+a été mis à jour" and opens the report from its reference.
 """
 from dataclasses import dataclass
 
