@@ -154,8 +154,8 @@ class IndicatorRefresh(db.Model):
 class IndicatorSnapshot(db.Model):
     """A long-period dashboard view computed ahead by a job (service.statistics.indicator_snapshots), served as is.
 
-    The views whose live computation is too slow (long national periods)
-    are materialised here, each with its own "as of" time, and recomputed on a schedule.
+    The views whose live computation is too slow (long national periods) are materialised here, each with its own
+    "as of" time, and recomputed on a schedule.
     """
 
     __tablename__ = "indicator_snapshots"

@@ -1,6 +1,8 @@
 """The filters of a dashboard view (`IndicatorFilters`) and the SQL that selects the reports they cover.
 
     where_sql(f) -> (condition on indicator_report_clocks c, parameters, "as of" time)
+    unit_ids(f), unit_rollup(f)      # the units a view covers, and the unit each is counted under
+    driver_statement(sql, params)    # for reads SQLAlchemy does not run itself (binary frames, COPY)
 """
 import re
 from dataclasses import dataclass, field, replace
@@ -141,6 +143,8 @@ DASHBOARD_WORK_MEM = "64MB"
 
 
 def where_sql(f: IndicatorFilters) -> tuple[str, dict, datetime]:
+    """The condition selecting the reports `f` covers, its parameters (`:as_of` included) and the "as of" time the
+    figures are computed at; sets this transaction's work_mem for the sorts that follow."""
     db.session.execute(text(f"SET LOCAL work_mem = '{DASHBOARD_WORK_MEM}'"))
     where, params = where_clause(f)
     now = as_of() or service_clock.now()

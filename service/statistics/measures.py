@@ -12,6 +12,12 @@ A figure (the summary, a unit, a category, a week…) shows the same measures of
 Adding a measure is one declaration here. When it needs a report attribute the packed row does not carry yet,
 that attribute is declared once too (models.indicator.FRAME_FLAGS or FRAME_FIELDS) and a migration adds it to the
 generated column (a test compares the migrated column with the declarations).
+
+Left outside the declarations, on purpose: a counter's SQL and NumPy forms are two expressions, not one generated
+from the other (a generator for both would be a small query compiler; the tests comparing the two paths catch a
+divergence instead); the open backlog's age and the commune map are figures of their own, not per-group measures;
+what a page shows of a measure (service.dashboard.present) and the CSV columns (report_rows.EXPORT_COLUMNS) name
+the measures they show.
 """
 from dataclasses import dataclass
 from typing import Callable
