@@ -7,7 +7,8 @@ in constant memory. COPY ends records with LF where RFC 4180 wants CRLF: line br
 CRLF on the way out.
 """
 from models import db
-from service.statistics.indicators import EXPORT_COLUMNS, IndicatorFilters, driver_statement, report_rows_sql
+from service.statistics.filters import IndicatorFilters, driver_statement
+from service.statistics.report_rows import EXPORT_COLUMNS, report_rows_sql
 
 # Bytes gathered before handing a piece to the WSGI server (COPY sends one message per row).
 CHUNK_BYTES = 64 * 1024

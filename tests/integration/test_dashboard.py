@@ -8,7 +8,8 @@ from sqlalchemy import select, text
 
 from models import AuditEntry, Unit, db
 from service.platform.clock import PARIS
-from service.statistics.indicators import EXPORT_COLUMNS, refresh_indicator_views
+from service.statistics.report_clocks import refresh_indicator_views
+from service.statistics.report_rows import EXPORT_COLUMNS
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import make_report
 from service.platform import clock as service_clock

@@ -130,7 +130,7 @@ def test_retention_purge_removes_photos_contact_and_precise_location(push_app, p
 
     assert purge_expired_reports()["reports"] == 0
 
-    from service.statistics.indicators import refresh_indicator_views
+    from service.statistics.report_clocks import refresh_indicator_views
     refresh_indicator_views(full=True)
     clocks = db.session.execute(text("SELECT resolve_s FROM indicator_report_clocks WHERE report_id = :id"),
                                 {"id": expired.id}).first()
