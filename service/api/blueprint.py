@@ -19,8 +19,11 @@ class ApiBlueprint(Blueprint):
                     continue
                 responses = operation.setdefault("manual_doc", {}).setdefault("responses", {})
                 responses.setdefault("503", "SERVICE_UNAVAILABLE")
-                # Control characters, NUL or deep JSON anywhere in the request (service.platform.input_guard).
-                responses.setdefault("422", "UNPROCESSABLE_ENTITY")
+                # Control characters, NUL or deep JSON anywhere in the request (service.platform.input_guard);
+                # operations with arguments or their own 422 already document it.
+                declared = (operation.get("response") or {}).get("responses", {})
+                if 422 not in declared and "arguments" not in operation:
+                    responses.setdefault("422", "UNPROCESSABLE_ENTITY")
                 if method in ("post", "put", "patch"):  # a body that is not JSON at all
                     responses.setdefault("400", "BAD_REQUEST")
                 if f"{name}.{endpoint}" in POLICY:

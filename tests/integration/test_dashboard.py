@@ -145,6 +145,17 @@ def test_export_quotes_fields_per_rfc4180(client, two_units):
     assert rows[0]["unit_name"] == 'Commissariat "Centre", secteur 1'
 
 
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x.example\",\"Centre\")", "+33 1 23", "-2+3", "@SUM(A1)",
+                                  "\tCentre"])
+def test_export_neutralises_formulas(client, two_units, name):
+    make_officer("admin4@example.fr", "admin", None)
+    login(client, "admin4@example.fr")
+    db.session.execute(text("UPDATE units SET name = :name WHERE id = :id"), {"name": name, "id": two_units["b"].id})
+    _, rows, _ = _export(client, f"?unit_id={two_units['b'].id}")
+    assert rows[0]["unit_name"] == "'" + name
+    assert rows[0]["resolve_min"] == "90.0"  # numbers are left as numbers
+
+
 def test_audit_page_shows_entries_and_detects_an_altered_row(client, two_units):
     from service.platform import audit
     make_officer("admin4@example.fr", "admin", None)
