@@ -3,22 +3,19 @@ import os
 
 from flask import Flask
 
-from service.platform.config import Settings, module_settings_from_env
+import workers
+from models import db
+from service import api as citizen_api, console, dashboard, open311
+from service.platform import (clock, cli, errors, health, input_guard, limits, observability, redis_client,
+                              security)
+from service.platform.config import app_config
+from service.platform.extensions import api, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
+    """The application: settings from the environment (service.platform.config), `config` on top (tests)."""
     app = Flask(__name__)
-    app.config.from_mapping(Settings.from_env().as_flask_config())
-    app.config.update(module_settings_from_env())
-    if config:
-        app.config.update(config)
-
-    from models import db
-    from service.platform.extensions import migrate, api
-    from service.platform import (clock, errors, health, cli, input_guard, redis_client, limits, observability,
-                                  security)
-    from service import api as citizen_api, console, dashboard, open311
-    import workers
+    app.config.from_mapping(app_config(config))
 
     clock.init_app(app)
     db.init_app(app)

@@ -9,10 +9,11 @@ ErrorSchema).
 """
 from flask_smorest import Blueprint
 
+from service.platform.limits import POLICY
+
 
 class ApiBlueprint(Blueprint):
     def register_views_in_doc(self, api, app, spec, *, name, parameters):
-        from service.platform.limits import POLICY
         for endpoint, doc_info in self._docs.items():
             for method, operation in doc_info.items():
                 if method == "parameters":

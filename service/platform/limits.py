@@ -1,9 +1,10 @@
 """Abuse limits: request rates per device and per IP (Flask-Limiter on Redis), a daily cap, report storms.
 
 The policy is one table (`POLICY`: endpoint → limits) applied here, so views stay thin and every limit
-is read in one place. Each limit string comes from `app.config` (defaults in `DEFAULTS`) and is read per
-request, so a deployment tunes them without code. A 429 goes through `service.platform.errors` like any other
-error (JSON shape under /api, Open311's format under /open311) and carries `Retry-After`.
+is read in one place. Each limit string is a setting (service.platform.config, with its default) read from
+`app.config` per request, so a deployment tunes them without code. A 429 goes through
+`service.platform.errors` like any other error (JSON shape under /api, Open311's format under /open311) and
+carries `Retry-After`.
 
 Redis down: limits are skipped (errors swallowed, short timeouts), never the report: an outage of the
 limiter must not refuse residents.
@@ -18,36 +19,6 @@ from flask_limiter import Limiter
 from sqlalchemy import text
 
 from models import EventType, Report, ReportEvent, db
-
-DEFAULTS = {
-    # Mobile networks put many residents behind one address (CGNAT): IP limits are looser than device ones.
-    "RATELIMIT_REGISTRATION_PER_IP": "20 per minute;200 per hour",
-    # Every intake request of a device, valid or not, and of an address.
-    "RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE": "60 per minute",
-    "RATELIMIT_INTAKE_PER_IP": "120 per minute;1000 per hour",
-    # Reports actually created by a device (a replayed Idempotency-Key or a 422 costs nothing here).
-    "RATELIMIT_REPORTS_PER_DEVICE": "6 per minute;30 per hour",
-    # Photos actually stored for a device (each photo counts one).
-    "RATELIMIT_PHOTOS_PER_DEVICE": "30 per hour",
-    "RATELIMIT_FEEDBACK_PER_DEVICE": "10 per minute;30 per hour",
-    "RATELIMIT_FEEDBACK_PER_IP": "60 per minute",
-    # Open311: partners are limited by api_key; anonymous readers by address.
-    "RATELIMIT_OPEN311_WRITE_PER_KEY": "60 per minute;2000 per day",
-    "RATELIMIT_OPEN311_READ_PER_KEY": "600 per minute",
-    "RATELIMIT_OPEN311_READ_PER_IP": "120 per minute",
-    "RATELIMIT_OPEN311_WRITE_PER_IP": "30 per minute",
-    # A storm: this many reports (the new one included) from one device within the radius and window.
-    "STORM_REPORTS": 4,
-    "STORM_RADIUS_M": 150,
-    "STORM_WINDOW_MIN": 60,
-    # Flask-Limiter itself.
-    "RATELIMIT_KEY_PREFIX": "proxima-limits",
-    # Fixed windows: one INCR per counted request (a moving window costs a sorted set per key and request).
-    "RATELIMIT_STRATEGY": "fixed-window",
-    "RATELIMIT_HEADERS_ENABLED": True,
-    "RATELIMIT_SWALLOW_ERRORS": True,
-    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-}
 
 MESSAGE = "Trop de requêtes : réessayez plus tard."
 DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet appareil. En cas d'urgence, "
@@ -151,8 +122,6 @@ POLICY: dict[str, list[Rule]] = {
 
 def init_app(app: Flask) -> None:
     """Bind the limiter to Redis and wrap the endpoints of `POLICY` (call after the blueprints)."""
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
     # One limiter per app: its registry of limits belongs to that app's view functions.
     limiter = Limiter(key_func=by_ip)
     limiter.init_app(app)
@@ -188,9 +157,9 @@ def flag_if_storm(report: Report, now: datetime) -> bool:
     if report.device_id is None:
         return False
     config = current_app.config
-    window = timedelta(minutes=config.get("STORM_WINDOW_MIN", DEFAULTS["STORM_WINDOW_MIN"]))
-    radius = config.get("STORM_RADIUS_M", DEFAULTS["STORM_RADIUS_M"])
-    threshold = config.get("STORM_REPORTS", DEFAULTS["STORM_REPORTS"])
+    window = timedelta(minutes=config["STORM_WINDOW_MIN"])
+    radius = config["STORM_RADIUS_M"]
+    threshold = config["STORM_REPORTS"]
     nearby = db.session.execute(_NEARBY_FROM_SAME_DEVICE, {
         "id": report.id, "device": report.device_id, "since": now - window, "radius": radius}).scalar_one()
     if nearby + 1 < threshold:
