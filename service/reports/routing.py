@@ -139,7 +139,7 @@ def _candidate(row) -> UnitCandidate:
 
 def _index():
     """The process's in-memory index when ROUTING_INDEX is "memory" (default), else None (PostGIS only)."""
-    if current_app.config.get("ROUTING_INDEX", "memory") != "memory":
+    if current_app.config["ROUTING_INDEX"] != "memory":
         return None
     index = current_app.extensions.get("spatial_index")
     if index is None:

@@ -31,7 +31,6 @@ from service.statistics.packed_frame import Frame
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MIN_DAYS = 45
 # The filters a mask over the store can apply; any other one sends the view to its own read.
 _STORE_FILTERS = {"start", "end", "category_code", "unit_id"}
 
@@ -67,7 +66,7 @@ def view(f: IndicatorFilters, categories: list[str], outcomes: list[str]) -> Sto
     """The store's frame and the mask of the reports `f` covers, or None when `f` is not a view for the store
     (short, filtered by something a mask cannot apply, store off) or nothing was ever refreshed."""
     global _last_used
-    min_days = current_app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS)
+    min_days = current_app.config["INDICATOR_STORE_MIN_DAYS"]
     if min_days < 0 or set(f.query_args()) - _STORE_FILTERS:
         return None
     if f.start is not None and f.end is not None and (f.end - f.start).days + 1 < min_days:
@@ -187,7 +186,7 @@ def warm_in_background() -> None:
     global _follower_started, _last_used
     _last_used = time.monotonic()
     app = current_app._get_current_object()
-    if _follower_started or app.testing or app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS) < 0:
+    if _follower_started or app.testing or app.config["INDICATOR_STORE_MIN_DAYS"] < 0:
         return
     _follower_started = True
     threading.Thread(target=_follow, args=(app,), name="indicator-store", daemon=True).start()

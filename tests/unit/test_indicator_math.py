@@ -95,9 +95,11 @@ def test_percent_and_score():
 def test_csv_cells_are_formatted_in_sql():
     assert _cell("received_at") == "to_char(r.received_at, 'YYYY-MM-DD HH24:MI:SS') AS received_at"
     assert _cell("reopened") == "CASE WHEN r.reopened THEN 'oui' ELSE 'non' END AS reopened"
-    assert _cell("unit_name").startswith("translate(r.unit_name, ")  # no line break inside a cell
+    assert "translate(r.unit_name, E'\\r\\n', '  ')" in _cell("unit_name")  # no line break inside a cell
     assert _cell("acknowledge_sla") == "NULLIF(r.acknowledge_sla, '') AS acknowledge_sla"
-    assert _cell("reference") == "r.reference"
+    # Text cells are neutralised against spreadsheet formulas; numbers are not.
+    assert _cell("reference").startswith("CASE WHEN left(r.reference, 1) IN ('=', '+', '-', '@'")
+    assert _cell("resolve_min") == "r.resolve_min"
     assert export_filename(IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))) == \
         "proxima-signalements-2026-01-01-2026-01-31.csv"
 
