@@ -16,7 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     from models import db
     from service.platform.extensions import migrate, api
     from service.platform import clock, errors, health, cli, redis_client, limits, observability, security
-    from service import api as citizen_api, console, dashboard, open311
+    from service import api as citizen_api, console, dashboard, open311, residents
     import workers
 
     clock.init_app(app)
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     open311.init_app(app)
     console.init_app(app)
     dashboard.init_app(app)
+    residents.init_app(app)
     workers.init_app(app)
     limits.init_app(app)  # after the blueprints: it wraps their endpoints
     cli.init_app(app)

@@ -4,10 +4,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from service.platform.extensions import api
-    from service.api import devices, categories, coverage, reports, feedback
+    from service.api import devices, categories, coverage, communes, reports, feedback
 
     api.spec.components.security_scheme("device", {
         "type": "http", "scheme": "bearer",
         "description": "The token returned once by POST /api/v1/devices (no account, no name)."})
-    for module in (devices, categories, coverage, reports, feedback):
+    for module in (devices, categories, coverage, communes, reports, feedback):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
