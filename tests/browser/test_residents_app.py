@@ -2,6 +2,7 @@
 loop with the officer console, offline sending, a place outside France, accessibility (axe-core)."""
 import base64
 import io
+import json
 import re
 
 import pytest
@@ -15,7 +16,8 @@ from tests.browser.conftest import PHONE, console_login
 from tests.instants import WEEKDAY_DAYTIME
 from tests.integration.console_support import make_officer
 
-pytestmark = pytest.mark.browser
+# Routing, hence « qui s'en occupe ici », depends on the hour: every test here runs on a weekday morning.
+pytestmark = [pytest.mark.browser, pytest.mark.instant(WEEKDAY_DAYTIME)]
 
 HOTEL_DE_VILLE = {"latitude": 48.8566, "longitude": 2.3522, "accuracy": 25}
 LONDON = {"latitude": 51.5072, "longitude": -0.1276, "accuracy": 30}
@@ -103,7 +105,6 @@ def test_shell_is_installable_and_controlled_by_its_service_worker(live_server, 
     assert violations == []
 
 
-@pytest.mark.instant(WEEKDAY_DAYTIME)
 def test_report_with_a_photo_followed_through_the_console_to_feedback(live_server, phone, new_page):
     make_officer("paris@test.fr", unit_code="PN-75104")
     page = phone()
@@ -143,6 +144,9 @@ def test_report_with_a_photo_followed_through_the_console_to_feedback(live_serve
 
     # « Mes signalements », then the report's page, left open while the officer works.
     page.get_by_role("link", name="Mes signalements").click()
+    expect(page.get_by_role("heading", name="Mes signalements")).to_be_visible()
+    expect(page.locator("#report-list")).to_contain_text("Rodéo motorisé")
+    assert serious_accessibility_violations(page) == []
     page.get_by_role("link", name=reference).click()
     expect(page.get_by_role("heading", name=f"Signalement {reference}")).to_be_visible()
     expect(page.locator("#timeline")).to_contain_text("Signalement reçu")
@@ -179,7 +183,6 @@ def test_report_with_a_photo_followed_through_the_console_to_feedback(live_serve
     assert violations == []
 
 
-@pytest.mark.instant(WEEKDAY_DAYTIME)
 def test_report_written_offline_is_kept_and_created_once_when_the_network_returns(live_server, phone):
     page = phone()
     open_app(page, live_server)
@@ -213,7 +216,6 @@ def test_report_written_offline_is_kept_and_created_once_when_the_network_return
     assert db.session.scalar(select(Report.description)) == "Gravats devant le 12"
 
 
-@pytest.mark.instant(WEEKDAY_DAYTIME)
 def test_a_place_outside_france_is_refused_with_the_api_message(live_server, phone):
     page = phone(where=LONDON)
     open_app(page, live_server)
@@ -248,3 +250,50 @@ def test_english_phone_gets_english_labels(live_server, phone):
     page.get_by_label("Type of report").select_option(label="Motorised rodeo")
     expect(page.get_by_role("button", name="Send the report")).to_be_visible()
     expect(page.get_by_role("link", name="My reports")).to_be_visible()
+
+
+def test_push_messages_become_notifications_and_a_sensitive_one_says_nothing(live_server, phone):
+    page = phone(permissions=["geolocation", "notifications"])
+    open_app(page, live_server)
+    page.evaluate("""() => navigator.serviceWorker.controller || new Promise((resolve) =>
+        navigator.serviceWorker.addEventListener("controllerchange", resolve))""")
+    cdp = page.context.new_cdp_session(page)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_timeout(200)
+    registration = next(r for r in registrations if r["scopeURL"] == f"{live_server}/")
+    # What FCM delivers to a web token for service.followup.messages.render(): a displayed one, a data-only one.
+    for payload in ({"notification": {"title": "Signalement pris en compte", "body": "PX-1 : pris en compte."},
+                     "data": {"kind": "report_acknowledged", "reference": "PX-1", "locale": "fr"}},
+                    {"data": {"kind": "report_acknowledged", "reference": "PX-2", "locale": "fr", "sensitive": "true",
+                              "text": "Votre signalement a évolué."}}):
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server, "registrationId":
+                                                      registration["registrationId"], "data": json.dumps(payload)})
+    notifications = page.evaluate("""async () => {
+        const registration = await navigator.serviceWorker.ready;
+        for (let i = 0; i < 50; i++) {
+            const shown = await registration.getNotifications();
+            if (shown.length >= 2) {
+                return shown.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url}));
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return [];
+    }""")
+    assert sorted(notifications, key=lambda n: n["tag"]) == [
+        {"title": "Signalement pris en compte", "body": "PX-1 : pris en compte.", "tag": "PX-1",
+         "url": "/#/signalement/PX-1"},
+        {"title": "Proxima", "body": "Votre signalement a évolué.", "tag": "PX-2", "url": "/#/signalement/PX-2"}]
+
+
+def test_desktop_layout_is_usable_and_accessible(live_server, new_page):
+    page = new_page(viewport={"width": 1280, "height": 900})
+    violations = open_app(page, live_server)
+    expect(page.get_by_role("heading", name="Signaler un fait")).to_be_visible()
+    form = page.locator("#report-form").bounding_box()
+    assert form["width"] < 800  # one readable column, centred
+    page.get_by_label("Nature du signalement").select_option(label="Nuisances sonores")
+    expect(page.get_by_label("Origine du bruit")).to_be_visible()
+    assert serious_accessibility_violations(page) == []
+    assert violations == []
