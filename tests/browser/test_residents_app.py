@@ -180,6 +180,15 @@ def test_report_with_a_photo_followed_through_the_console_to_feedback(live_serve
     feedback = db.session.scalar(select(Feedback).where(Feedback.report_id == report.id))
     assert (feedback.reactivite, feedback.courtoisie, feedback.information) == (5, 4, 3)
     assert feedback.comment == "Rapide, merci"
+
+    # Within the window the resident may reopen it, once.
+    page.get_by_label("Pourquoi le rouvrir ? (facultatif)").fill("Les motos sont revenues")
+    page.get_by_role("button", name="Rouvrir le signalement").click()
+    expect(timeline).to_contain_text("Signalement rouvert.")
+    expect(page.get_by_role("button", name="Rouvrir le signalement")).to_have_count(0)
+    db.session.expire_all()
+    reopened = db.session.get(Report, report.id)
+    assert reopened.reopen_count == 1 and reopened.status not in ("closed", "resolved")
     assert violations == []
 
 

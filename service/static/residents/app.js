@@ -1,7 +1,7 @@
 // Proxima for residents: report (category, place, photos, contact), follow « Mes signalements », reopen, rate.
 // Plain ES modules over the citizen API; no inline script (CSP); every text node set as text, never as HTML.
 import { api, ApiError, NetworkError } from "./api.js";
-import { formatInstant, locale, pick, t, translatePage } from "./i18n.js";
+import { formatInstant, pick, t, translatePage } from "./i18n.js";
 import { PlacePicker } from "./map.js";
 import { delivered, flush, outbox } from "./outbox.js";
 import { MAX_PHOTOS, preparePhoto } from "./photos.js";
@@ -292,7 +292,7 @@ function showSent(report) {
     report.duplicate_of_incident ? h("p", { text: t("duplicate") }) : null,
     report.emergency_notice ? h("p", { class: "notice urgent", text: report.emergency_notice }) : null,
   ];
-  translateSentTitle(false);
+  $("sent-title").textContent = t("sent_title");
   $("sent-body").replaceChildren(...lines.filter(Boolean));
   $("sent-link").href = `#/signalement/${encodeURIComponent(report.reference)}`;
   show("sent");
@@ -300,16 +300,10 @@ function showSent(report) {
 }
 
 function showQueued() {
-  translateSentTitle(true);
+  $("sent-title").textContent = t("queued_title");
   $("sent-body").replaceChildren(h("p", { class: "notice", text: t("queued") }));
   $("sent-link").href = "#/mes-signalements";
   show("sent");
-}
-
-function translateSentTitle(queued) {
-  const fr = queued ? "Signalement gardé sur l'appareil" : "Signalement envoyé";
-  const en = queued ? "Report kept on the device" : "Report sent";
-  $("sent-title").textContent = locale === "en" ? en : fr;
 }
 
 // --- « Mes signalements » ----------------------------------------------------------------------------------------
@@ -385,12 +379,12 @@ async function refreshDetail(reference) {
   $("detail-status").textContent = t("status", { status: statusLabel(report.status) });
   const category = state.byCode.get(report.category);
   const facts = [
-    [t("reference", { reference: "" }).replace(/\s*:\s*$/, ""), report.reference],
-    [$("category").labels[0].textContent, category ? pick(category, "label") : report.category],
-    [locale === "en" ? "Unit" : "Unité", report.unit.name],
-    [locale === "en" ? "Place" : "Commune", report.commune.name],
-    [$("description").labels[0].textContent, report.description || "—"],
-    [t("photos_count", { n: "" }).replace(/\s*:\s*$/, ""), String(report.photos)],
+    [t("fact_reference"), report.reference],
+    [t("fact_category"), category ? pick(category, "label") : report.category],
+    [t("fact_unit"), report.unit.name],
+    [t("fact_commune"), report.commune.name],
+    [t("fact_description"), report.description || "—"],
+    [t("fact_photos"), String(report.photos)],
   ];
   document.querySelector("#detail-body .facts").replaceChildren(...facts.flatMap(([term, value]) => [
     h("dt", { text: term }), h("dd", { text: value })]));
@@ -526,6 +520,15 @@ async function offerPush({ ask = true } = {}) {
   state.pushEnabled = await registerPush(state.registration, api.setPushToken);
 }
 
+/** The service worker forwards each push message: the report shown, if it is that one, is refreshed at once. */
+function onWorkerMessage(event) {
+  const message = event.data || {};
+  const current = currentRoute();
+  if (message.type === "report-changed" && current.name === "detail" && current.reference === message.reference) {
+    refreshDetail(current.reference);
+  }
+}
+
 async function start() {
   translatePage();
   state.picker = new PlacePicker($("map"), onPlaceChange);
@@ -541,6 +544,7 @@ async function start() {
   onCategoryChange();
   await route();
   if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", onWorkerMessage);
     try {
       state.registration = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
     } catch (exc) {

@@ -1,6 +1,7 @@
 // The place of a report on a Leaflet map: a draggable pin, placed by a tap or by the phone's position. Tiles come
 // from MAP_TILE_URL when set; otherwise the map draws the commune outlines of the API around the view.
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 
 const FRANCE = [46.6, 2.4];
 const OUTLINES_MIN_ZOOM = 12;
@@ -32,7 +33,7 @@ export class PlacePicker {
     this.point = { lat, lon };
     this.accuracy = accuracy;
     if (!this.marker) {
-      this.marker = L.marker([lat, lon], { draggable: true, keyboard: true, title: "Lieu des faits" })
+      this.marker = L.marker([lat, lon], { draggable: true, keyboard: true, title: t("pin"), alt: t("pin") })
         .addTo(this.map);
       this.marker.on("dragend", () => {
         const where = this.marker.getLatLng();

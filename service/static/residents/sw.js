@@ -68,10 +68,15 @@ self.addEventListener("push", (event) => {
   const title = note.title || "Proxima";
   const body = note.body || data.text || "";
   const reference = data.reference || "";
-  event.waitUntil(self.registration.showNotification(title, {
-    body, tag: reference || undefined, icon: "/static/residents/icons/icon-192.png",
-    data: { url: reference ? `/#/signalement/${encodeURIComponent(reference)}` : "/#/mes-signalements" },
-  }));
+  event.waitUntil(Promise.all([
+    self.registration.showNotification(title, {
+      body, tag: reference || undefined, icon: "/static/residents/icons/icon-192.png",
+      data: { url: reference ? `/#/signalement/${encodeURIComponent(reference)}` : "/#/mes-signalements" },
+    }),
+    // An open app refreshes the report at once instead of waiting for its next look.
+    self.clients.matchAll({ type: "window" }).then((windows) => windows.forEach(
+      (client) => client.postMessage({ type: "report-changed", reference }))),
+  ]));
 });
 
 self.addEventListener("notificationclick", (event) => {
