@@ -3,7 +3,7 @@
 import { api, ApiError, NetworkError } from "./api.js";
 import { formatInstant, pick, t, translatePage } from "./i18n.js";
 import { PlacePicker } from "./map.js";
-import { delivered, flush, outbox } from "./outbox.js";
+import { delivered, flush, newKey, outbox } from "./outbox.js";
 import { MAX_PHOTOS, preparePhoto } from "./photos.js";
 import { registerPush } from "./push.js";
 
@@ -251,7 +251,12 @@ async function onSubmit(event) {
   $("network").textContent = t("sending");
   try {
     // Kept on the device before the first attempt: a lost answer or a closed tab loses nothing.
-    const entry = await outbox.add(body, state.photos.map((p) => p.blob));
+    const photos = state.photos.map((p) => p.blob);
+    const entry = await outbox.add(body, photos).catch(() => null);
+    if (!entry) {
+      await sendWithoutOutbox(body, photos);  // no IndexedDB (a private window of some browsers)
+      return;
+    }
     await flush().catch(() => []);
     const created = delivered.get(entry.key);
     const left = (await outbox.all()).find((e) => e.key === entry.key);
@@ -268,6 +273,15 @@ async function onSubmit(event) {
   } finally {
     submit.disabled = false;
     updateNetworkStatus();
+  }
+}
+
+async function sendWithoutOutbox(body, photos) {
+  try {
+    showSent(await api.sendReport(body, photos, newKey()));
+    resetForm();
+  } catch (exc) {
+    showFormError(exc instanceof NetworkError ? t("server_error") : exc.message);
   }
 }
 

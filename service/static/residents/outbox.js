@@ -28,10 +28,21 @@ async function run(mode, work) {
   }
 }
 
+/** A random UUID (v4): `crypto.randomUUID` exists only in secure contexts (HTTPS, localhost), a phone testing a
+ * development server over plain HTTP has only `getRandomValues`. */
+export function newKey() {
+  if (crypto.randomUUID) { return crypto.randomUUID(); }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 export const outbox = {
   /** A new entry: the report's JSON body, its photos (Blobs) and a fresh Idempotency-Key. */
   async add(body, photos) {
-    const entry = { key: crypto.randomUUID(), body, photos, createdAt: new Date().toISOString(), error: null };
+    const entry = { key: newKey(), body, photos, createdAt: new Date().toISOString(), error: null };
     await run("readwrite", (store) => store.put(entry));
     return entry;
   },
