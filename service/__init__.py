@@ -5,7 +5,7 @@ from flask import Flask
 
 import workers
 from models import db
-from service import api as citizen_api, console, dashboard, open311
+from service import api as citizen_api, console, dashboard, open311, residents
 from service.platform import (clock, cli, errors, health, input_guard, limits, observability, redis_client,
                               security)
 from service.platform.config import app_config
@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     open311.init_app(app)
     console.init_app(app)
     dashboard.init_app(app)
+    residents.init_app(app)
     workers.init_app(app)
     limits.init_app(app)  # after the blueprints: it wraps their endpoints
     cli.init_app(app)

@@ -97,6 +97,15 @@ SETTINGS: tuple[Setting, ...] = (
             "dashboard views this long (days) or longer are computed from every report's clocks kept in each web "
             "process (about 150 MB per million reports); `-1` turns that store off"),
 
+    # --- residents' web app (service/residents, docs/residents_app.md) -----------------------------------------
+    Setting("RESIDENTS_POLL_S", int, 30,
+            "how often (seconds) an open report's page refreshes its timeline when web push is not in use"),
+    Setting("FCM_WEB_API_KEY", str, None,
+            "Firebase web `apiKey`; web push needs the four FCM_WEB_* and FCM_PROJECT_ID"),
+    Setting("FCM_WEB_APP_ID", str, None, "Firebase web `appId`"),
+    Setting("FCM_WEB_SENDER_ID", str, None, "Firebase `messagingSenderId`"),
+    Setting("FCM_WEB_VAPID_KEY", str, None, "public key of the Firebase project's web push certificate"),
+
     # --- photos -----------------------------------------------------------------------------------------------
     Setting("PHOTO_MAX_COUNT", int, 3, "photos per report"),
     Setting("PHOTO_MAX_BYTES", int, 8 * 1024 * 1024, "size limit of one photo (bytes)"),

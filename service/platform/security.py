@@ -37,6 +37,21 @@ def page_policy(tile_url: str | None) -> str:
     return "; ".join(directives)
 
 
+# The residents' app (service.residents): it asks for the position, shows photos as blob: previews before upload
+# and, where FCM web push is configured, registers with Google's installation and push registration services.
+RESIDENTS_PERMISSIONS = "camera=(), microphone=(), geolocation=(self), payment=()"
+FCM_WEB_ORIGINS = ("https://firebaseinstallations.googleapis.com", "https://fcmregistrations.googleapis.com")
+
+
+def residents_page_policy(tile_url: str | None, fcm_web: bool) -> str:
+    """The pages' policy, plus blob: images and, with FCM web push, its two origins to connect to."""
+    extra = {"img-src": ["blob:"], "connect-src": list(FCM_WEB_ORIGINS) if fcm_web else []}
+    directives = []
+    for directive in page_policy(tile_url).split("; "):
+        directives.append(" ".join([directive, *extra.get(directive.split(" ", 1)[0], [])]))
+    return "; ".join(directives)
+
+
 def _origin(url: str | None) -> str | None:
     if not url:
         return None
