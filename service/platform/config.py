@@ -112,7 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
 
     # --- rate limits and abuse (Flask-Limiter on Redis; skipped, never blocking, when Redis is down) -----------
     Setting("RATELIMIT_ENABLED", parse_bool, True, "rate limiting on or off"),
-    Setting("REPORTS_PER_DEVICE_PER_DAY", int, 20, "reports a device may send per day"),
+    Setting("REPORTS_PER_DEVICE_PER_DAY", int, 20,
+            "reports a device may send in 24 hours (counted in PostgreSQL: holds while Redis is down)"),
     # Limits in Flask-Limiter's notation ("N per minute;M per hour"). Mobile networks put many residents
     # behind one address (CGNAT): limits per address are looser than limits per device.
     Setting("RATELIMIT_REGISTRATION_PER_IP", str, "20 per minute;200 per hour", "device registrations per address"),
@@ -128,6 +129,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_OPEN311_READ_PER_KEY", str, "600 per minute", "Open311 reads per partner key"),
     Setting("RATELIMIT_OPEN311_READ_PER_IP", str, "120 per minute", "Open311 reads per address without a key"),
     Setting("RATELIMIT_OPEN311_WRITE_PER_IP", str, "30 per minute", "Open311 requests created per address"),
+    Setting("RATELIMIT_SPATIAL_READ_PER_IP", str, "120 per minute;2000 per hour",
+            "coverage and commune-outline lookups (a spatial query each) per address"),
+    Setting("RATELIMIT_PUBLIC_READ_PER_IP", str, "300 per minute", "category list reads per address"),
+    Setting("RATELIMIT_CONSOLE_LOGIN_PER_IP", str, "30 per minute;300 per hour",
+            "console sign-in attempts per address (IPv6: per /64)"),
     # A storm: this many reports (the new one included) from one device within the radius and the window.
     Setting("STORM_REPORTS", int, 4,
             "reports from one device within the radius and window that hold the last one for supervisor review"),
@@ -193,8 +199,10 @@ def derived_flask_config(settings: Mapping[str, Any]) -> dict[str, Any]:
     Flask-Login) and of service.platform.security."""
     return {
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(settings["DATABASE_URL"]),
+        # hide_parameters: a database error never carries the bound values (a description, a point) into a log.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
-                                      "pool_timeout": 5, "connect_args": DATABASE_CONNECT_ARGS},
+                                      "pool_timeout": 5, "connect_args": DATABASE_CONNECT_ARGS,
+                                      "hide_parameters": True},
         # Whole request cap: photos plus form fields.
         "MAX_CONTENT_LENGTH": settings["PHOTO_MAX_BYTES"] * settings["PHOTO_MAX_COUNT"] + 256 * 1024,
         # Session cookies: never readable by scripts, not sent on cross-site posts; Secure from

@@ -6,19 +6,26 @@ is read in one place. Each limit string is a setting (service.platform.config, w
 `service.platform.errors` like any other error (JSON shape under /api, Open311's format under /open311) and
 carries `Retry-After`.
 
-Redis down: limits are skipped (errors swallowed, short timeouts), never the report: an outage of the
-limiter must not refuse residents.
+Redis down: the rates are skipped (errors swallowed, short timeouts), never the report: an outage of the
+limiter must not refuse residents. The daily cap of reports per device does not depend on Redis: it counts the
+device's reports in PostgreSQL at intake (`check_daily_cap`), so it holds during an outage too.
+
+Who is counted: a device by a hash of its token; an address by itself, IPv6 by its /64 (one subscriber's whole
+prefix); an Open311 partner by its key only once the key is known and active (any other `api_key` value is counted
+with the anonymous requests of its address).
 """
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from models import EventType, Report, ReportEvent, db
+from service.accounts import partners
 
 MESSAGE = "Trop de requêtes : réessayez plus tard."
 DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet appareil. En cas d'urgence, "
@@ -27,9 +34,22 @@ DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet a
 
 # --- who is counted ---------------------------------------------------------------------------------------
 
+def address_bucket(remote_addr: str | None) -> str:
+    """An IPv4 address as it is; an IPv6 address by its /64, which one subscriber holds whole."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return remote_addr or "unknown"
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def by_ip() -> str:
     # With ProxyFix configured (service.platform.security), remote_addr is the client, not the load balancer.
-    return "ip:" + (request.remote_addr or "unknown")
+    return "ip:" + address_bucket(request.remote_addr)
 
 
 def by_device() -> str:
@@ -40,16 +60,34 @@ def by_device() -> str:
     return "device:" + hashlib.sha256(token.strip().encode()).hexdigest()[:32]
 
 
+_PARTNER_KEY = "proxima.limits.partner_key_id"
+
+
+def partner_key_id() -> int | None:
+    """The id of the active Open311 key the request carries, or None (no key, unknown or revoked: anonymous).
+
+    Looked up once per request (kept in the request's environ): a random `api_key` must not open a bucket of its
+    own.
+    """
+    if _PARTNER_KEY not in request.environ:
+        secret = request.args.get("api_key") or (request.form.get("api_key") if request.method == "POST" else None)
+        key = partners.active_key(secret)
+        request.environ[_PARTNER_KEY] = key.id if key is not None else None
+    return request.environ[_PARTNER_KEY]
+
+
 def by_api_key() -> str:
-    """Open311 partner key (hashed) from the query string or the form; none → counted by address."""
-    key = request.args.get("api_key") or (request.form.get("api_key") if request.method == "POST" else None)
-    if not key:
-        return by_ip()
-    return "apikey:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    """A known, active Open311 partner key; otherwise counted by address."""
+    key_id = partner_key_id()
+    return f"apikey:{key_id}" if key_id is not None else by_ip()
 
 
 def has_api_key() -> bool:
-    return bool(request.args.get("api_key") or (request.method == "POST" and request.form.get("api_key")))
+    return partner_key_id() is not None
+
+
+def is_read() -> bool:
+    return request.method in ("GET", "HEAD")
 
 
 # --- when a request costs something -----------------------------------------------------------------------
@@ -89,8 +127,6 @@ INTAKE_APP = [
     Rule("RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE", by_device),
     Rule("RATELIMIT_INTAKE_PER_IP", by_ip),
     Rule("RATELIMIT_REPORTS_PER_DEVICE", by_device, deduct_when=report_created),
-    Rule("REPORTS_PER_DEVICE_PER_DAY", by_device, deduct_when=report_created, message=DAILY_CAP_MESSAGE,
-         per="day"),
     Rule("RATELIMIT_PHOTOS_PER_DEVICE", by_device, deduct_when=report_created, cost=photo_count,
          exempt_when=without_photos),
 ]
@@ -103,9 +139,17 @@ OPEN311_WRITE = [
     Rule("RATELIMIT_OPEN311_WRITE_PER_IP", by_ip),
 ]
 
-# Endpoint → limits. An endpoint missing from the app (a blueprint not registered) is skipped.
+SPATIAL_READ = [Rule("RATELIMIT_SPATIAL_READ_PER_IP", by_ip)]
+
+# Endpoint → limits. An endpoint missing from the app (a blueprint not registered) is skipped. Every endpoint
+# that answers without authentication and reaches the database is here; the rest without a token are static
+# (the residents' app shell, the API document) or probes.
 POLICY: dict[str, list[Rule]] = {
     "devices.register_device": [Rule("RATELIMIT_REGISTRATION_PER_IP", by_ip)],
+    "categories.list_categories": [Rule("RATELIMIT_PUBLIC_READ_PER_IP", by_ip)],
+    "coverage.coverage": SPATIAL_READ,
+    "communes.commune_outlines": SPATIAL_READ,
+    "console.login": [Rule("RATELIMIT_CONSOLE_LOGIN_PER_IP", by_ip, exempt_when=is_read)],
     "reports.create_report": INTAKE_APP,
     "feedback.create_feedback": [Rule("RATELIMIT_FEEDBACK_PER_DEVICE", by_device),
                                  Rule("RATELIMIT_FEEDBACK_PER_IP", by_ip)],
@@ -173,3 +217,26 @@ def flag_if_storm(report: Report, now: datetime) -> bool:
         data={"rule": "storm", "reports_nearby": nearby, "radius_m": radius,
               "window_min": int(window.total_seconds() // 60)}))
     return True
+
+
+# --- the daily cap ----------------------------------------------------------------------------------------
+
+class DailyCapReached(Exception):
+    """The device has sent its REPORTS_PER_DEVICE_PER_DAY reports in the last 24 hours."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(DAILY_CAP_MESSAGE)
+        self.retry_after_s = retry_after_s
+
+
+def check_daily_cap(device_id, now: datetime) -> None:
+    """Refuse a device's report beyond its daily cap, counted in PostgreSQL (reports created, replays excluded),
+    so the cap holds while the limiter's Redis is away. Off with the other limits (RATELIMIT_ENABLED)."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return
+    since = now - timedelta(days=1)
+    count, oldest = db.session.execute(select(func.count(), func.min(Report.received_at)).where(
+        Report.device_id == device_id, Report.received_at > since)).one()
+    if count >= config["REPORTS_PER_DEVICE_PER_DAY"]:
+        raise DailyCapReached(max(1, int((oldest - since).total_seconds()) + 1))

@@ -91,7 +91,7 @@ class CheckedSubmission:
 def submit_report(submission: ReportSubmission) -> IntakeResult:
     """Accept a report, or raise IntakeRejected having written nothing. Commits once, on success.
 
-    The steps: replay an Idempotency-Key already used → validate → route → join an incident → build the report →
+    The steps: replay an Idempotency-Key already used → the device's daily cap → validate → route → join an incident → build the report →
     write its events and contact → hold it if it is part of a storm → queue the intake push → commit.
     """
     if submission.idempotency_key:
@@ -99,6 +99,8 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
         if replay is not None:
             return replay
     now = clock.now()
+    if submission.device is not None:
+        limits.check_daily_cap(submission.device.id, now)
     checked = _validate(submission, now)
     placement = _route(submission, checked.category, now)
     incident_id = incident_for_new_report(checked.category, placement.decision.unit.id, submission.lon, submission.lat,

@@ -109,3 +109,32 @@ def test_ordinary_text_with_newlines_and_accents_passes(client):
     body = report_body(description="Rodéo\tmotos\r\nsur le parvis — « encore » ✓ 🙂")
     response = client.post("/api/v1/reports", json=body, headers=headers)
     assert response.status_code == 201, response.json
+
+
+def test_database_errors_never_carry_their_parameters(db_session):
+    """A failing statement's exception names no bound value (a description, a point)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DataError
+    with pytest.raises(DataError) as failure:
+        with db.session.begin_nested():
+            db.session.execute(text("SELECT CAST(:description AS text), 1 / 0"),
+                               {"description": "Jean Dupont 06 12 34 56 78"})
+    assert "Jean Dupont" not in str(failure.value) and "parameters hidden" in str(failure.value)
+
+
+def test_an_unexpected_database_error_is_logged_without_the_values_postgresql_echoes(committed, caplog):
+    """PostgreSQL's own message may quote the value it refused: the log keeps the error's kind, not its text."""
+    from sqlalchemy import text
+    from service import create_app
+    from tests.conftest import _test_config
+    app = create_app(_test_config())
+
+    @app.get("/test-only/failing-statement")
+    def failing_statement():
+        db.session.execute(text("SELECT CAST(:description AS integer)"), {"description": "Jean Dupont 0612345678"})
+
+    caplog.set_level("ERROR")
+    response = app.test_client().get("/test-only/failing-statement")
+    assert response.status_code == 500
+    assert "Jean Dupont" not in caplog.text and "0612345678" not in caplog.text
+    assert "InvalidTextRepresentation" in caplog.text and "22P02" in caplog.text
