@@ -91,8 +91,9 @@ class CheckedSubmission:
 def submit_report(submission: ReportSubmission) -> IntakeResult:
     """Accept a report, or raise IntakeRejected having written nothing. Commits once, on success.
 
-    The steps: replay an Idempotency-Key already used → the device's daily cap → validate → route → join an incident → build the report →
-    write its events and contact → hold it if it is part of a storm → queue the intake push → commit.
+    The steps: replay an Idempotency-Key already used → the device's daily cap (limits.DailyCapReached) → validate
+    → route → join an incident → build the report → write its events and contact → hold it if it is part of a storm
+    → queue the intake push → commit.
     """
     if submission.idempotency_key:
         replay = _replay(submission)
