@@ -140,31 +140,31 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     """Insert about `reports` reports with their events, incidents, devices and feedback; commits."""
     started = time.monotonic()
     _seed_session(seed)
-    p = _parameters(reports, profile)
+    params = _parameters(reports, profile)
     step = _timed(progress)
 
     step("points dans les communes, au prorata de la population")
-    _scatter_points(p)
+    _scatter_points(params)
     step("unités compétentes par commune")
     _find_competent_units()
     step("signalements : catégorie, heure, unité, délais")
-    _draw_reports(profile, p)
+    _draw_reports(profile, params)
     step("chronologies")
-    _draw_timelines(profile, p)
+    _draw_timelines(profile, params)
     step("états, issues, notifications, avis")
-    _draw_outcomes(profile, p)
+    _draw_outcomes(profile, params)
     step("appareils de démonstration")
-    devices = _write_devices(reports, profile, p)
+    devices = _write_devices(reports, profile, params)
     step("incidents (doublons)")
-    _write_duplicates(p)
+    _write_duplicates(params)
     step("écriture des signalements")
-    _gather_reports(p)
-    _leave_future_steps_undone(p)
-    _write_reports(p, devices)
+    _gather_reports(params)
+    _leave_future_steps_undone(params)
+    _write_reports(params, devices)
     step("événements")
     _write_workflow_events()
     step("avis des habitants")
-    _write_feedback(p)
+    _write_feedback(params)
 
     created = _count_written_reports()
     _commit_and_analyse()
@@ -199,7 +199,7 @@ def _parameters(reports: int, profile: DemoProfile) -> dict:
             "dups": reports - primaries, "now": clock.now()}
 
 
-def _scatter_points(p: dict) -> None:
+def _scatter_points(params: dict) -> None:
     """demo_points: random points inside each commune, in proportion to its population (a few spare ones)."""
     db.session.execute(text("""
         CREATE TEMP TABLE demo_points ON COMMIT DROP AS
@@ -208,7 +208,7 @@ def _scatter_points(p: dict) -> None:
                      floor(:n * 1.03 * population::float8 / sum(population) OVER () + random())::int AS k
               FROM communes WHERE population > 0) w
         WHERE k > 0
-    """), p)
+    """), params)
 
 
 def _find_competent_units() -> None:
@@ -231,7 +231,7 @@ def _find_competent_units() -> None:
     _analyze("demo_points", "demo_commune")
 
 
-def _draw_reports(profile: DemoProfile, p: dict) -> None:
+def _draw_reports(profile: DemoProfile, params: dict) -> None:
     """demo_report: each first report's place, category, instant and unit, with the uniform draws of later steps."""
     cats = [(code, low, high, peak, spread, dispatch)
             for (code, low, high), (_, peak, spread, dispatch) in
@@ -277,10 +277,10 @@ def _draw_reports(profile: DemoProfile, p: dict) -> None:
         FROM timed JOIN demo_commune dc ON dc.insee_code = timed.insee_code
         JOIN categories c ON c.code = timed.category_code
         WHERE dc.state_unit_id IS NOT NULL
-    """), p)
+    """), params)
 
 
-def _draw_timelines(profile: DemoProfile, p: dict) -> None:
+def _draw_timelines(profile: DemoProfile, params: dict) -> None:
     """demo_timeline: when each report is transferred, accepted, acknowledged, dispatched and resolved."""
     # Normal deviates from uniform pairs, delays in minutes.
     speeds = list(profile.force_speed.items())
@@ -320,10 +320,10 @@ def _draw_timelines(profile: DemoProfile, p: dict) -> None:
                greatest(ack_at + coalesce(dispatch_delay, interval '0'), received_at + resolve_delay)
                    + make_interval(secs => 60 * 5 * (1 + z2)) AS resolve_at
         FROM at
-    """), p)
+    """), params)
 
 
-def _draw_outcomes(profile: DemoProfile, p: dict) -> None:
+def _draw_outcomes(profile: DemoProfile, params: dict) -> None:
     """demo_final: each report's final unit, outcome and description, when it closes, reopens, informs its author."""
     outcomes = [(cat, code, low, high) for cat in profile.categories
                 for code, low, high in _cumulative(profile.outcomes.get(cat, profile.outcomes["default"]))]
@@ -350,12 +350,12 @@ def _draw_outcomes(profile: DemoProfile, p: dict) -> None:
         FROM t
         JOIN o ON o.category_code = t.category_code AND t.u_outcome >= o.lo AND t.u_outcome < o.hi
         JOIN d ON d.category_code = t.category_code AND d.i = floor(t.u_desc * d.n)
-    """), p)
+    """), params)
     s.execute(text("ALTER TABLE demo_final ADD PRIMARY KEY (id)"))
     _analyze("demo_report", "demo_timeline", "demo_final")
 
 
-def _write_devices(reports: int, profile: DemoProfile, p: dict) -> int:
+def _write_devices(reports: int, profile: DemoProfile, params: dict) -> int:
     """devices (and demo_device, numbered): the phones that send the app reports, about three reports each."""
     s = db.session
     devices = max(1, int(reports * profile.app_share / 3))
@@ -371,11 +371,11 @@ def _write_devices(reports: int, profile: DemoProfile, p: dict) -> int:
                (ARRAY['android', 'android', 'ios'])[1 + floor(random() * 3)::int], 'fr', '{}'::jsonb,
                :now - interval '400 days', :now
         FROM demo_device
-    """), p)
+    """), params)
     return devices
 
 
-def _write_duplicates(p: dict) -> None:
+def _write_duplicates(params: dict) -> None:
     """demo_dup and incidents: later reports of a fact a few dozen metres away, answered together with the first."""
     s = db.session
     s.execute(text("""
@@ -385,17 +385,17 @@ def _write_duplicates(p: dict) -> None:
                f.received_at + make_interval(secs => 60 * (3 + 60 * random())) AS received_at,
                random() < :app AS from_app
         FROM (SELECT * FROM demo_final WHERE NOT transferred ORDER BY random() LIMIT :dups) f
-    """), p)
+    """), params)
     s.execute(text("""
         INSERT INTO incidents (id, category_code, unit_id, location, first_report_at, last_report_at, report_count,
                                status)
         SELECT d.incident_id, f.category_code, f.final_unit_id, f.location, f.received_at, d.received_at, 2,
                CASE WHEN f.resolve_at <= :now THEN 'closed' ELSE 'open' END
         FROM demo_dup d JOIN demo_final f ON f.id = d.primary_id
-    """), p)
+    """), params)
 
 
-def _gather_reports(p: dict) -> None:
+def _gather_reports(params: dict) -> None:
     """demo_all: first reports and duplicates in one table, a duplicate's steps following its first report's."""
     s = db.session
     s.execute(text("""
@@ -420,13 +420,13 @@ def _gather_reports(p: dict) -> None:
                     THEN greatest(f.resolve_at, d.received_at + interval '3 minutes') + interval '1 minute' END,
                greatest(f.closed_at, d.received_at + interval '4 minutes'), NULL, NULL, d.incident_id, d.primary_id
         FROM demo_dup d JOIN demo_final f ON f.id = d.primary_id
-    """), p)
+    """), params)
     s.execute(text("ALTER TABLE demo_all ADD PRIMARY KEY (id)"))
     _analyze("demo_dup", "demo_all")
     s.execute(text("UPDATE demo_all a SET incident_id = d.incident_id FROM demo_dup d WHERE a.id = d.primary_id"))
 
 
-def _leave_future_steps_undone(p: dict) -> None:
+def _leave_future_steps_undone(params: dict) -> None:
     """demo_all without the steps still in the future at the clock's instant: they have not happened yet."""
     s = db.session
     s.execute(text("""
@@ -439,18 +439,18 @@ def _leave_future_steps_undone(p: dict) -> None:
             reopened_at = CASE WHEN reopened_at <= :now AND closed_at <= :now THEN reopened_at END,
             accepted_at = CASE WHEN accepted_at <= :now THEN accepted_at END,
             transferred_at = CASE WHEN transferred_at <= :now THEN transferred_at END
-    """), p)
+    """), params)
     s.execute(text("""
         UPDATE demo_all SET resolve2_at = CASE WHEN reopened_at IS NOT NULL AND resolve2_at <= :now
                                                THEN resolve2_at END
         WHERE resolve2_at IS NOT NULL
-    """), p)
+    """), params)
     s.execute(text("""
         UPDATE demo_all SET final_unit_id = unit_id WHERE transferred AND accepted_at IS NULL
     """))
 
 
-def _write_reports(p: dict, devices: int) -> None:
+def _write_reports(params: dict, devices: int) -> None:
     """reports: one row per demo report, its status the last step that happened, its routing reason DEMO_MARK."""
     db.session.execute(text("""
         INSERT INTO reports (id, reference, category_code, description, location, accuracy_m, commune_insee,
@@ -484,7 +484,7 @@ def _write_reports(p: dict, devices: int) -> None:
         FROM demo_all a
         LEFT JOIN demo_device dev ON a.from_app AND dev.no = 1 + floor(a.z1 * :k)::int
         ON CONFLICT (reference) DO NOTHING
-    """), p | {"k": devices})
+    """), params | {"k": devices})
 
 
 def _write_workflow_events() -> None:
@@ -520,7 +520,7 @@ def _write_workflow_events() -> None:
     """))
 
 
-def _write_feedback(p: dict) -> None:
+def _write_feedback(params: dict) -> None:
     """feedback and its events: residents' ratings of closed reports they were told of, better for quick answers."""
     db.session.execute(text("""
         WITH chosen AS (
@@ -546,7 +546,7 @@ def _write_feedback(p: dict) -> None:
         SELECT report_id, 'feedback', created_at, 'resident', false,
                jsonb_build_object('reactivite', reactivite, 'courtoisie', courtoisie, 'information', information)
         FROM ins
-    """), p)
+    """), params)
 
 
 def _count_written_reports() -> int:
