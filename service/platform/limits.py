@@ -107,6 +107,7 @@ OPEN311_WRITE = [
 POLICY: dict[str, list[Rule]] = {
     "devices.register_device": [Rule("RATELIMIT_REGISTRATION_PER_IP", by_ip)],
     "reports.create_report": INTAKE_APP,
+    "messages.post_message": [Rule("RATELIMIT_MESSAGES_PER_DEVICE", by_device)],
     "feedback.create_feedback": [Rule("RATELIMIT_FEEDBACK_PER_DEVICE", by_device),
                                  Rule("RATELIMIT_FEEDBACK_PER_IP", by_ip)],
     "open311.create_request": OPEN311_WRITE,
