@@ -102,24 +102,42 @@ def post_unit_message(report: Report, officer, text: str | None) -> ReportMessag
     return message
 
 
-def read_thread_for_unit(report: Report, officer) -> list[ReportMessage]:
+@dataclass
+class ThreadEntry:
+    message: ReportMessage
+    unread: bool  # a resident's message the unit had not read before this page
+    photo_ids: list[int]
+
+
+def read_thread_for_unit(report: Report, officer) -> list[ThreadEntry]:
     """The thread as the unit sees it. Resident messages are personal data: reading them writes an audit entry and
-    marks them read (commits). Unread ones keep `read_at` None in the list returned, for the badge."""
+    marks them read (commits, when there are any)."""
     officer = getattr(officer, "officer", officer)
     if not unit_may_use_thread(report, officer):
         raise MessageRefused("Échanges réservés à l'unité en charge du signalement.", 404)
     messages = thread(report)
+    photos = photo_ids([m.id for m in messages])
+    entries = [ThreadEntry(m, m.author == MessageAuthor.RESIDENT.value and m.read_at is None, photos.get(m.id, []))
+               for m in messages]
     resident = [m for m in messages if m.author == MessageAuthor.RESIDENT.value]
     if not resident:
-        return messages
-    unread_ids = [m.id for m in resident if m.read_at is None]
+        return entries
+    unread_ids = [entry.message.id for entry in entries if entry.unread]
     audit.record(officer, "report.messages.read", "report", report.id,
                  {"reference": report.reference, "resident_messages": len(resident), "unread": len(unread_ids)})
     if unread_ids:
         db.session.execute(update(ReportMessage).where(ReportMessage.id.in_(unread_ids))
                            .values(read_at=clock.now()).execution_options(synchronize_session=False))
     db.session.commit()
-    return messages
+    return entries
+
+
+def resident_wrote_after_end(report: Report, entries: list[ThreadEntry]) -> bool:
+    """A resident's message on an ended report: the console offers to reopen it in one action."""
+    if report.status in OPEN:
+        return False
+    ended = report.closed_at or report.updated_at
+    return any(e.message.author == MessageAuthor.RESIDENT.value and e.message.created_at >= ended for e in entries)
 
 
 def canned_questions(category_code: str) -> list[CannedQuestion]:
@@ -253,3 +271,25 @@ def unread_resident_messages(report_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(ReportMessage).where(
         ReportMessage.report_id == report_id, ReportMessage.author == MessageAuthor.RESIDENT.value,
         ReportMessage.read_at.is_(None)))
+
+
+# --- canned questions (administrators) --------------------------------------------------------------------------
+
+def add_canned_question(category_code: str, text: str, position: int, officer) -> CannedQuestion:
+    text = (text or "").strip()
+    if not text or len(text) > 500:
+        raise MessageRefused("La question doit compter de 1 à 500 caractères.", 422)
+    question = CannedQuestion(category_code=category_code, text=text, position=position or 0)
+    db.session.add(question)
+    db.session.flush()
+    audit.record(officer, "canned_question.create", "canned_question", question.id,
+                 {"category": category_code, "text": text})
+    db.session.commit()
+    return question
+
+
+def delete_canned_question(question: CannedQuestion, officer) -> None:
+    audit.record(officer, "canned_question.delete", "canned_question", question.id,
+                 {"category": question.category_code, "text": question.text})
+    db.session.delete(question)
+    db.session.commit()

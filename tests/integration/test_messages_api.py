@@ -186,7 +186,7 @@ def test_the_unit_reading_resident_messages_is_audited_and_marks_them_read(clien
     assert messages.unread_resident_messages(report.id) == 1
     officer = make_officer(report.unit)
     thread = messages.read_thread_for_unit(report, officer)
-    assert [m.text for m in thread] == ["Devant le 12"]
+    assert [(e.message.text, e.unread) for e in thread] == [("Devant le 12", True)]
     assert messages.unread_resident_messages(report.id) == 0
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "report.messages.read")).one()
     assert entry.officer_id == officer.id and entry.details["unread"] == 1
