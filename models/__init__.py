@@ -30,4 +30,6 @@ from models.feedback import Feedback  # noqa: E402,F401
 from models.audit import AuditEntry  # noqa: E402,F401
 from models.partner import PartnerKey  # noqa: E402,F401
 from models.idempotency import IdempotencyRecord  # noqa: E402,F401
+from models.message import (CannedQuestion, MessageAuthor, ReportMessage,  # noqa: E402,F401
+                            ReportMessagePhoto)
 from models.indicator import IndicatorRefresh, IndicatorSnapshot, ReportClock  # noqa: E402,F401

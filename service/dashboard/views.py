@@ -5,7 +5,7 @@ from sqlalchemy import select
 from models import AuditEntry, Category, Departement, Officer, OutcomeCode, Role, Territory, Unit, db
 from service.accounts.scope import unit_ids_in_scope
 from service.platform import audit
-from service.statistics import indicator_snapshots, report_rows
+from service.statistics import exchanges, indicator_snapshots, report_rows
 from service.statistics.report_clocks import as_of
 from service.console.access import current_officer, officer_required
 from service.dashboard import present
@@ -63,6 +63,7 @@ def index():
     data = _data(f)
     selected_unit = db.session.get(Unit, f.unit_id) if f.unit_id else None
     return render_template("dashboard/index.html", officer=officer, f=f, errors=errors, data=data,
+                           exchanges=exchanges.exchanges_by_unit(f) if not errors else [],
                            charts=present.chart_payload(data, f), p=present, selected_unit=selected_unit,
                            tile_url=_tile_url(), presets=present.period_presets(f, today_paris()),
                            **_form_choices(officer, scope, f))
