@@ -9,7 +9,7 @@ Rules (each raises MessageRefused, whose `status` the channels answer with):
   MESSAGES_PER_REPORT_PER_DAY of them per report in 24 hours (429; the per-device rate is a limit of
   service.platform.limits); a retried post with the same Idempotency-Key returns the first message;
 - the resident sees the unit's name, never the officer's; the officer's message is pushed with a fixed text
-  (service.followup.messages), never its own;
+  (service.followup.push_texts), never its own;
 - the unit reading a thread that holds resident messages is audited (`report.messages.read`), like the contact,
   and marks them read; a thread's texts are never logged.
 
@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from models import (CannedQuestion, MessageAuthor, Report, ReportMessage, ReportMessagePhoto, ReportStatus, Unit,
                     db)
 from service.accounts.scope import unit_in_scope
-from service.followup import messages as push_messages, notifications
+from service.followup import notifications, push_texts
 from service.platform import audit, clock
 from service.reports.photos import PhotoRejected, clean_photo
 from service.reports.workflow import OPEN, RESIDENT_REOPEN_DAYS
@@ -94,7 +94,7 @@ def post_unit_message(report: Report, officer, text: str | None) -> ReportMessag
                             unit_id=report.unit_id, text=text, created_at=clock.now())
     db.session.add(message)
     db.session.flush()
-    outbox = notifications.queue_for_report(report, push_messages.UNIT_MESSAGE)
+    outbox = notifications.queue_for_report(report, push_texts.UNIT_MESSAGE)
     audit.record(officer, "report.message.sent", "report", report.id,
                  {"reference": report.reference, "message_id": message.id})
     db.session.commit()

@@ -1,4 +1,4 @@
-"""Push messages told to residents, in French and English, one per kind of citizen-visible event.
+"""Push texts told to residents, in French and English, one per kind of citizen-visible event or message.
 
 `render()` is pure (unit-tested); `context_for()` reads what a message needs from the report and its event.
 What a lock screen shows is built only from fixed templates and reference data (category labels, unit names,
