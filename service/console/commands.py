@@ -46,9 +46,12 @@ def seed_demo_command():
 
 
 @audit_cli.command("verify")
-def verify_command():
-    """Recompute the hash chain; exit status 1 and the first broken row if it was tampered with."""
-    result = audit.verify()
+@click.option("--full", is_flag=True, help="Toute la chaîne et tous les points de contrôle, pas seulement depuis le "
+                                           "dernier point de contrôle.")
+def verify_command(full):
+    """Check the chain from the last checkpoint (or all of it) and sign a new checkpoint; exit status 1 and the
+    first problem if the log was tampered with."""
+    result = audit.verify_and_checkpoint(full=full)
     if result.ok:
         click.echo(f"Journal d'audit intègre : {result.checked} entrées vérifiées.")
         return
