@@ -2,10 +2,10 @@
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from service.platform import audit
+from service.platform import audit, production
 
 from service.accounts import officers
 
@@ -36,13 +36,21 @@ def create_command(email, unit_code, role, display_name, password):
 
 @officer_cli.command("seed-demo")
 def seed_demo_command():
-    """Create or reset the demo accounts and print their credentials (idempotent)."""
+    """Create or reset the demo accounts and print their credentials (idempotent; development only)."""
+    production.require_development(current_app, "flask officer seed-demo")
     rows = officers.seed_demo_officers()
     if not rows:
         raise click.ClickException("Aucune unité de démonstration : chargez d'abord les données de référence.")
     click.echo("Comptes de démonstration (unités fictives) — connexion sur /console/login :")
     for row in rows:
         click.echo(f"  {row['role']:<12} {row['email']:<40} {row['password']}  {row['unit']}")
+
+
+@officer_cli.command("deactivate-demo")
+def deactivate_demo_command():
+    """Deactivate every demo account (and end its sessions): what production requires before serving."""
+    emails = officers.deactivate_demo_officers(actor="cli")
+    click.echo(f"{len(emails)} compte(s) de démonstration désactivé(s).")
 
 
 @audit_cli.command("verify")
