@@ -46,6 +46,21 @@ def seed_demo_command():
         click.echo(f"  {row['role']:<12} {row['email']:<40} {row['password']}  {row['unit']}")
 
 
+@officer_cli.command("set-password")
+@click.option("--email", required=True)
+@click.password_option("--password", help="Nouveau mot de passe ; demandé s'il est absent (recommandé).")
+def set_password_command(email, password):
+    """Change an officer's password; every session of the account ends."""
+    officer = officers.find_by_email(email)
+    if officer is None:
+        raise click.ClickException(f"Compte inconnu : {email}")
+    try:
+        officers.set_password(officer, password, actor="cli")
+    except officers.OfficerError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"Mot de passe changé, sessions fermées : {officer.email}")
+
+
 @officer_cli.command("deactivate-demo")
 def deactivate_demo_command():
     """Deactivate every demo account (and end its sessions): what production requires before serving."""
