@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages Proxima needs when they are missing: PostGIS, Redis, Node/npm, and with --browser
-# Chromium + ChromeDriver (only the test suite drives a browser). Idempotent: installs nothing when all are there.
+# Chromium + ChromeDriver and nginx (only the test suite drives a browser, one of its tests through nginx). Idempotent: installs nothing when all are there.
 set -euo pipefail
 
 browser=0
@@ -25,6 +25,8 @@ browser_packages=()
 if [[ $browser -eq 1 ]]; then
     installed chromium || browser_packages+=(chromium)
     installed chromium-driver || browser_packages+=(chromium-driver)
+    # The TLS deployment test puts Debian's nginx in front of gunicorn (docs/deploy.md).
+    command -v nginx >/dev/null 2>&1 || browser_packages+=(nginx-light)
 fi
 
 if [[ ${#packages[@]} -eq 0 && ${#browser_packages[@]} -eq 0 ]]; then
