@@ -2,14 +2,13 @@
 photos), mark read. The rules are in service/reports/messages.py."""
 from flask import request
 from flask_smorest import abort
-from marshmallow import ValidationError
 
 from models import MessageAuthor
 from service.api.blueprint import ApiBlueprint
 from service.api.auth import device_required
+from service.api.bodies import read_document_with_photos
 from service.api.reports import own_report
 from service.api.schemas import MessageCreateSchema, MessageListSchema, MessageSchema, MessagesReadSchema
-from service.platform.input_guard import json_problems, load_json
 from service.reports import messages
 
 blp = ApiBlueprint("messages", __name__, description="Échanges avec l'unité sur un signalement")
@@ -68,7 +67,8 @@ def list_messages(reference):
 @blp.alt_response(422, schema="Error", description="Empty or invalid message or photos (field messages)")
 def post_message(reference):
     report = own_report(reference)
-    body, photos, location = _read_message()
+    body, photos, location = read_document_with_photos("message", MessageCreateSchema(),
+                                                       "Le message contient des erreurs.")
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > 200:
         abort(422, message="Idempotency-Key trop longue.", errors={"Idempotency-Key": ["200 caractères au plus."]})
@@ -81,37 +81,6 @@ def post_message(reference):
     if result.created:
         return body, 201
     return body, 200, {"Idempotent-Replayed": "true"}
-
-
-def _read_message() -> tuple[dict, list[bytes], str]:
-    """The JSON body, or multipart with the JSON in a `message` field and `photos` files (as intake)."""
-    photos: list[bytes] = []
-    if request.mimetype == "multipart/form-data":
-        raw = request.form.get("message")
-        if raw is None:
-            abort(422, message="Champ « message » manquant.", errors={"form": {"message": ["Champ obligatoire."]}})
-        try:
-            data = load_json(raw)
-        except ValueError:
-            abort(422, message="Le champ « message » n'est pas du JSON valide.",
-                  errors={"form": {"message": ["JSON invalide."]}})
-        problems = json_problems(data)
-        if problems:
-            abort(422, message="Le champ « message » contient des caractères non autorisés.",
-                  errors={"form": {"message": problems}})
-        photos = [f.read() for f in request.files.getlist("photos")]
-        location = "form"
-    else:
-        data = request.get_json(silent=True)
-        if data is None:
-            abort(422, message="Corps JSON attendu.", errors={"json": {"_schema": ["Corps JSON invalide ou absent."]}})
-        location = "json"
-    if not isinstance(data, dict):
-        abort(422, message="Un objet JSON est attendu.", errors={location: {"_schema": ["Objet attendu."]}})
-    try:
-        return MessageCreateSchema().load(data), photos, location
-    except ValidationError as exc:
-        abort(422, message="Le message contient des erreurs.", errors={location: exc.messages})
 
 
 @blp.post("/reports/<string:reference>/messages/read")

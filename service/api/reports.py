@@ -2,15 +2,14 @@
 
 from flask import request
 from flask_smorest import abort
-from marshmallow import ValidationError
 
 from models import Report, db
 from service.api.blueprint import ApiBlueprint
 from service.api.auth import current_device, device_required
+from service.api.bodies import read_document_with_photos
 from service.api.presenters import created_dict, report_dict
 from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema,
                                  ReportSchema)
-from service.platform.input_guard import json_problems, load_json
 from service.platform.limits import DAILY_CAP_MESSAGE, DailyCapReached
 from service.reports import workflow
 from service.reports.intake import IntakeRejected, ReportSubmission, submit_report
@@ -44,7 +43,8 @@ MULTIPART_DOC = {
                   description="Invalid report (field messages) or place outside the served territories")
 @blp.alt_response(413, schema="Error", description="Body larger than the photos allowed (checked before reading it)")
 def create_report():
-    body, photos, location = _read_submission()
+    body, photos, location = read_document_with_photos("report", ReportCreateSchema(),
+                                                       "Le signalement contient des erreurs.")
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > 200:
         abort(422, message="Idempotency-Key trop longue.", errors={"Idempotency-Key": ["200 caractères au plus."]})
@@ -63,37 +63,6 @@ def create_report():
         abort(429, message=DAILY_CAP_MESSAGE, headers={"Retry-After": str(exc.retry_after_s)})
     headers = {} if result.created else {"Idempotent-Replayed": "true"}
     return created_dict(result.report, result.emergency_notice), 201, headers
-
-
-def _read_submission() -> tuple[dict, list[bytes], str]:
-    """The JSON body, or multipart with the JSON in a `report` field and `photos` files."""
-    photos: list[bytes] = []
-    if request.mimetype == "multipart/form-data":
-        raw = request.form.get("report")
-        if raw is None:
-            abort(422, message="Champ « report » manquant.", errors={"form": {"report": ["Champ obligatoire."]}})
-        try:
-            data = load_json(raw)
-        except ValueError:
-            abort(422, message="Le champ « report » n'est pas du JSON valide.",
-                  errors={"form": {"report": ["JSON invalide."]}})
-        problems = json_problems(data)
-        if problems:
-            abort(422, message="Le champ « report » contient des caractères non autorisés.",
-                  errors={"form": {"report": problems}})
-        photos = [f.read() for f in request.files.getlist("photos")]
-        location = "form"
-    else:
-        data = request.get_json(silent=True)
-        if data is None:
-            abort(422, message="Corps JSON attendu.", errors={"json": {"_schema": ["Corps JSON invalide ou absent."]}})
-        location = "json"
-    if not isinstance(data, dict):
-        abort(422, message="Un objet JSON est attendu.", errors={location: {"_schema": ["Objet attendu."]}})
-    try:
-        return ReportCreateSchema().load(data), photos, location
-    except ValidationError as exc:
-        abort(422, message="Le signalement contient des erreurs.", errors={location: exc.messages})
 
 
 @blp.get("/reports")

@@ -238,9 +238,14 @@ def reveal_contact(report_id: int):
 def report_photo(report_id: int, photo_id: int):
     report = queries.get_report_or_404(report_id, current_officer())
     photo = queries.get_photo_or_404(report, photo_id)
+    return _private_image(photo, f"photo-{photo.id}")
+
+
+def _private_image(photo, filename: str) -> Response:
+    """A photo of a report or a message: shown inline, never cached, never sniffed as anything but an image."""
     return Response(photo.content, mimetype=photo.content_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-                             "Content-Disposition": f'inline; filename="photo-{photo.id}"'})
+                             "Content-Disposition": f'inline; filename="{filename}"'})
 
 
 @bp.post("/reports/<int:report_id>/messages")
@@ -274,9 +279,7 @@ def message_photo(report_id: int, photo_id: int):
     photo = messages.get_photo(report, photo_id) if messages.unit_may_use_thread(report, officer) else None
     if photo is None:
         abort(404)
-    return Response(photo.content, mimetype=photo.content_type,
-                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-                             "Content-Disposition": f'inline; filename="message-photo-{photo.id}"'})
+    return _private_image(photo, f"message-photo-{photo.id}")
 
 
 @bp.post("/reports/<int:report_id>/merge")

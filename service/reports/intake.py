@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
 from geoalchemy2.elements import WKTElement
 from sqlalchemy.exc import IntegrityError
 
@@ -18,7 +17,7 @@ from service.platform import clock, limits
 from service.followup import notifications
 from service.reports.answers import validate_answers
 from service.reports.incidents import incident_for_new_report
-from service.reports.photos import CleanPhoto, PhotoRejected, clean_photo
+from service.reports.photos import CleanPhoto, clean_photos
 from service.reports.references import new_reference
 from service.reports.routing import NoCompetentUnit, OutsideTerritory, Placement, route
 
@@ -132,7 +131,7 @@ def _validate(submission: ReportSubmission, now: datetime) -> CheckedSubmission:
     answers, answer_errors = validate_answers(category.attributes, submission.answers or {})
     if answer_errors:
         errors["answers"] = [f"{code} : {' '.join(msgs)}" for code, msgs in answer_errors.items()]
-    photos, photo_errors = _clean_photos(submission.photos)
+    photos, photo_errors = clean_photos(submission.photos)
     if photo_errors:
         errors["photos"] = photo_errors
     if errors:
@@ -148,20 +147,6 @@ def _observed_at_error(observed_at: datetime, now: datetime) -> str | None:
     if observed_at < now - MAX_OBSERVATION_AGE:
         return "Les faits datent de plus de 30 jours : déposez plainte ou contactez votre unité."
     return None
-
-
-def _clean_photos(raw_photos: list[bytes]) -> tuple[list[CleanPhoto], list[str]]:
-    """Photos decoded, re-encoded and stripped of metadata, or the reason each one is refused."""
-    max_count = current_app.config["PHOTO_MAX_COUNT"]
-    if len(raw_photos) > max_count:
-        return [], [f"{max_count} photos au plus."]
-    photos, errors = [], []
-    for index, raw in enumerate(raw_photos):
-        try:
-            photos.append(clean_photo(raw, current_app.config["PHOTO_MAX_BYTES"]))
-        except PhotoRejected as exc:
-            errors.append(f"Photo {index + 1} : {exc}")
-    return photos, errors
 
 
 def _route(submission: ReportSubmission, category: Category, now: datetime) -> Placement:

@@ -31,7 +31,7 @@ from models import (CannedQuestion, MessageAuthor, Report, ReportMessage, Report
 from service.accounts.scope import unit_in_scope
 from service.followup import notifications, push_texts
 from service.platform import audit, clock
-from service.reports.photos import PhotoRejected, clean_photo
+from service.reports.photos import clean_photos
 from service.reports.workflow import OPEN, RESIDENT_REOPEN_DAYS
 
 TEXT_MAX = 2000
@@ -198,15 +198,7 @@ def _replay(report: Report, key: str, fingerprint: str) -> PostResult | None:
 
 
 def _clean_photos(raw_photos: list[bytes]):
-    max_count = current_app.config["PHOTO_MAX_COUNT"]
-    if len(raw_photos) > max_count:
-        raise MessageRefused("Le message contient des erreurs.", 422, {"photos": [f"{max_count} photos au plus."]})
-    photos, errors = [], []
-    for index, raw in enumerate(raw_photos):
-        try:
-            photos.append(clean_photo(raw, current_app.config["PHOTO_MAX_BYTES"]))
-        except PhotoRejected as exc:
-            errors.append(f"Photo {index + 1} : {exc}")
+    photos, errors = clean_photos(raw_photos)
     if errors:
         raise MessageRefused("Le message contient des erreurs.", 422, {"photos": errors})
     return photos

@@ -8,6 +8,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Largest decoded image accepted (pixels): ~40 Mpx covers every phone camera; more is a bomb.
@@ -65,6 +66,21 @@ def clean_photo(raw: bytes, max_bytes: int) -> CleanPhoto:
         raise PhotoRejected("Fichier illisible : seules les photos JPEG et PNG sont acceptées.")
     except (OSError, SyntaxError, ValueError):
         raise PhotoRejected("Fichier illisible : ce n'est pas une image JPEG ou PNG valide.")
+
+
+def clean_photos(raw_photos: list[bytes]) -> tuple[list[CleanPhoto], list[str]]:
+    """Every photo of a submission (a report or a message) cleaned, or the reason each one is refused; at most
+    PHOTO_MAX_COUNT of at most PHOTO_MAX_BYTES each."""
+    max_count = current_app.config["PHOTO_MAX_COUNT"]
+    if len(raw_photos) > max_count:
+        return [], [f"{max_count} photos au plus."]
+    photos, errors = [], []
+    for index, raw in enumerate(raw_photos):
+        try:
+            photos.append(clean_photo(raw, current_app.config["PHOTO_MAX_BYTES"]))
+        except PhotoRejected as exc:
+            errors.append(f"Photo {index + 1} : {exc}")
+    return photos, errors
 
 
 def _pixels_only(image: Image.Image, kind: str) -> Image.Image:
