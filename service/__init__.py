@@ -15,11 +15,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     from models import db
     from service.platform.extensions import migrate, api
-    from service.platform import clock, errors, health, cli, redis_client, limits, observability, security
+    from service.platform import clock, database, errors, health, cli, redis_client, limits, observability, security
     from service import api as citizen_api, console, dashboard, open311
     import workers
 
     clock.init_app(app)
+    database.init_app(app)  # engine options and the replica bind, before db creates the engines
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     redis_client.init_app(app)

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from models import Category, Departement, OutcomeCode, Role, Territory, Unit, db
 from service.accounts.scope import unit_ids_in_scope
-from service.platform import audit
+from service.platform import audit, database
 from service.statistics import indicator_snapshots, indicators
 from service.console.access import current_officer, officer_required
 from service.dashboard import present
@@ -58,6 +58,7 @@ def _data(f) -> dict:
 @bp.get("/")
 @officer_required(*SUPERVISION_ROLES)
 def index():
+    database.read_from_replica()
     officer, scope, f, errors = _filters()
     data = _data(f)
     selected_unit = db.session.get(Unit, f.unit_id) if f.unit_id else None
@@ -70,6 +71,7 @@ def index():
 @bp.get("/donnees.json")
 @officer_required(*SUPERVISION_ROLES)
 def data_json():
+    database.read_from_replica()
     _, _, f, errors = _filters()
     data = _data(f)
     response = jsonify(summary=data["summary"], charts=present.chart_payload(data, f), errors=errors,
@@ -82,6 +84,7 @@ def data_json():
 @officer_required(*SUPERVISION_ROLES)
 def reports():
     """The reports behind a figure: same filters as the dashboard, newest first."""
+    database.read_from_replica()
     officer, scope, f, errors = _filters()
     page = max(1, request.args.get("page", 1, type=int) or 1)
     rows = indicators.report_rows(f, limit=LIST_PAGE_SIZE + 1, offset=(page - 1) * LIST_PAGE_SIZE)
@@ -100,6 +103,7 @@ def export():
     audit.record(officer, "indicators.export_csv", "report", None,
                  {"filters": f.query_args(), "as_of": indicators.as_of()})
     db.session.commit()
+    database.read_from_replica()  # the audit entry is written on the primary; the rows may come from the replica
     response = Response(stream_with_context(csv_stream(f)), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
     response.headers["Content-Disposition"] = f'attachment; filename="{export_filename(f)}"'

@@ -65,7 +65,12 @@ class Settings:
     """Typed view of the environment; `as_flask_config()` feeds `app.config`."""
 
     database_url: str
+    database_pgbouncer: bool
+    database_replica_url: str | None
+    replica_max_lag_s: float
     redis_url: str
+    redis_sentinels: str | None
+    redis_sentinel_master: str
     secret_key: str
     env: str
     fallback_distance_m: int
@@ -98,7 +103,13 @@ class Settings:
         return cls(
             database_url=normalise_database_url(
                 _str("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/proxima")),
+            database_pgbouncer=_bool("DATABASE_PGBOUNCER", False),
+            database_replica_url=(normalise_database_url(_str("DATABASE_REPLICA_URL", ""))
+                                  if _str("DATABASE_REPLICA_URL", None) else None),
+            replica_max_lag_s=float(_str("REPLICA_MAX_LAG_S", "5")),
             redis_url=_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            redis_sentinels=_str("REDIS_SENTINELS", None),
+            redis_sentinel_master=_str("REDIS_SENTINEL_MASTER", "proxima"),
             secret_key=_str("SECRET_KEY", "dev-only-not-secret"),
             env=_str("PROXIMA_ENV", "development"),
             fallback_distance_m=_int("ROUTING_FALLBACK_DISTANCE_M", 2000),
@@ -131,9 +142,14 @@ class Settings:
         return {
             "SECRET_KEY": self.secret_key,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "DATABASE_PGBOUNCER": self.database_pgbouncer,
+            "DATABASE_REPLICA_URL": self.database_replica_url,
+            "REPLICA_MAX_LAG_S": self.replica_max_lag_s,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
                                           "pool_timeout": 5, "connect_args": DATABASE_CONNECT_ARGS},
             "REDIS_URL": self.redis_url,
+            "REDIS_SENTINELS": self.redis_sentinels,
+            "REDIS_SENTINEL_MASTER": self.redis_sentinel_master,
             "PROXIMA_ENV": self.env,
             "ROUTING_FALLBACK_DISTANCE_M": self.fallback_distance_m,
             "ROUTING_INDEX": self.routing_index,
