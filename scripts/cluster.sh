@@ -134,11 +134,25 @@ DATABASE_URL="$(primary_url)" REDIS_URL="redis://127.0.0.1:$REDIS_MASTER_PORT/0"
 write_cluster_env
 load_cluster_env
 export PYTHONPATH="$PROJECT_ROOT" PROXIMA_ENV=development SECRET_KEY="${SECRET_KEY:-cluster-not-secret}"
+# Every client of a loopback cluster (tests, bench) comes from 127.0.0.1: the per-address limits would count
+# them as one resident. The per-device limits and the daily cap stay as configured.
+export RATELIMIT_INTAKE_PER_IP="${RATELIMIT_INTAKE_PER_IP:-100000 per minute}" \
+    RATELIMIT_REGISTRATION_PER_IP="${RATELIMIT_REGISTRATION_PER_IP:-100000 per minute}" \
+    RATELIMIT_OPEN311_READ_PER_IP="${RATELIMIT_OPEN311_READ_PER_IP:-100000 per minute}"
 
-spawn() {  # NAME COMMAND...: run in the background, detached from this shell, pid in run/NAME.pid
+spawn() {  # NAME COMMAND...: run in a process group of its own, detached from this shell, pid in run/NAME.pid
     local name=$1; shift
-    setsid nohup "$@" >"$CLUSTER_DIR/$name.log" 2>&1 </dev/null &
+    setsid nohup "$@" >>"$CLUSTER_DIR/$name.log" 2>&1 </dev/null &
     echo $! >"$CLUSTER_RUN/$name.pid"
+}
+
+# An RQ worker quits when Redis fails under a job it is finishing (a failover): started again after a second,
+# as systemd's Restart=always would in a deployment. Stopped with its process group (cluster_stop.sh).
+supervised() {
+    local command
+    printf -v command '%q ' "$@"
+    echo "trap 'kill -TERM \$child 2>/dev/null; wait \$child; exit 0' TERM
+while :; do $command & child=\$!; wait \$child; echo \"exited (status \$?), restarting in 1 s\" >&2; sleep 1; done"
 }
 
 step "Local FCM stand-in on 127.0.0.1:$FCM_PORT (pushes of the cluster, logged to $FCM_RECEIVED_LOG)"
@@ -156,7 +170,8 @@ for port in "${WEB_PORTS[@]}"; do
 done
 for n in $(seq 1 $WORKERS); do
     step "RQ worker $n$([[ $n -eq 1 ]] && echo ' (with the scheduler)')"
-    spawn "worker-$n" "$VENV/bin/flask" --app wsgi worker $([[ $n -eq 1 ]] && echo --with-scheduler)
+    # shellcheck disable=SC2046
+    spawn "worker-$n" bash -c "$(supervised "$VENV/bin/flask" --app wsgi worker $([[ $n -eq 1 ]] && echo --with-scheduler))"
 done
 for port in "${WEB_PORTS[@]}"; do
     dbtool http-wait "http://127.0.0.1:$port/readyz" 90 || die "gunicorn on $port is not ready, see $CLUSTER_DIR/web-$port.log"

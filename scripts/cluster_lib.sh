@@ -42,6 +42,8 @@ write_cluster_env() {
 DATABASE_URL=$(pgbouncer_url)
 DATABASE_PGBOUNCER=1
 DATABASE_REPLICA_URL=$(replica_url)
+# Above the default 5 s: the replica tests must observe both sides of the bound on a loaded 2-core machine.
+REPLICA_MAX_LAG_S=${REPLICA_MAX_LAG_S:-8}
 DATABASE_PRIMARY_DIRECT_URL=$(primary_url)
 REDIS_URL=redis://127.0.0.1:$REDIS_MASTER_PORT/0
 REDIS_SENTINELS=$(sentinels)
@@ -65,15 +67,18 @@ load_cluster_env() {
     set +a
 }
 
-# stop_pidfile FILE: TERM the process, wait up to 15 s, then KILL; remove the file.
+# stop_pidfile FILE [group]: TERM the process; with "group", wait for its whole process group (as started by
+# spawn) to end; after 15 s, KILL what is left. Removes the file.
 stop_pidfile() {
-    local file=$1 pid
+    local file=$1 target pid
     [[ -f $file ]] || return 0
     pid="$(cat "$file" 2>/dev/null || true)"
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    target=$pid
+    [[ ${2:-} == group ]] && target="-$pid"
+    if [[ -n $pid ]] && kill -0 -- "$target" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-        kill -KILL "$pid" 2>/dev/null || true
+        for _ in $(seq 1 30); do kill -0 -- "$target" 2>/dev/null || break; sleep 0.5; done
+        kill -KILL -- "$target" 2>/dev/null || true
     fi
     rm -f "$file"
 }

@@ -10,7 +10,7 @@ step "Stopping the Proxima cluster"
 for file in "$CLUSTER_RUN"/web-*.pid "$CLUSTER_RUN"/worker-*.pid "$CLUSTER_RUN"/fcm.pid; do
     [[ -e $file ]] || continue
     info "$(basename "$file" .pid)"
-    stop_pidfile "$file"
+    stop_pidfile "$file" group
 done
 for port in "${SENTINEL_PORTS[@]}"; do stop_pidfile "$CLUSTER_DIR/sentinel-$port/sentinel.pid"; done
 for port in "$REDIS_MASTER_PORT" "$REDIS_REPLICA_PORT"; do stop_pidfile "$CLUSTER_DIR/redis-$port/redis.pid"; done

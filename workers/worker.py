@@ -5,6 +5,9 @@ token and its kept-alive HTTPS connections live as long as the worker; each job 
 """
 import logging
 import threading
+import time
+
+import redis
 
 from flask import Flask
 from rq import SimpleWorker
@@ -23,6 +26,7 @@ log = logging.getLogger("proxima.worker")
 RETENTION_CRON = "30 3 * * *"
 FOLLOWUP_INTERVAL_S = 60
 INDICATORS_INTERVAL_S = 60
+CRON_RETRY_S = 2
 
 
 class ProximaWorker(SimpleWorker):
@@ -45,6 +49,17 @@ class ThreadedCronScheduler(CronScheduler):
 
     def _install_signal_handlers(self):
         pass
+
+    def start(self):
+        # RQ's loop ends on a Redis error; a Redis outage or a Sentinel failover must not end the periodic jobs
+        # (the outbox relay among them) for the rest of the worker's life: start again once Redis answers.
+        while True:
+            try:
+                return super().start()
+            except redis.exceptions.ConnectionError as exc:
+                log.warning("periodic jobs paused, Redis unreachable (%s): retrying in %s s", exc,
+                            CRON_RETRY_S)
+                time.sleep(CRON_RETRY_S)
 
 
 def periodic_jobs(app: Flask) -> list[tuple]:

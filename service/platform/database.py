@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -104,10 +104,10 @@ def read_from_replica() -> bool:
     lag = replica_lag_s()
     if lag is None or lag > current_app.config["REPLICA_MAX_LAG_S"]:
         return False
-    db.session.info[READ_BIND] = REPLICA_BIND
+    setattr(g, READ_BIND, REPLICA_BIND)
     return True
 
 
 def reads_from_replica() -> bool:
     """Whether this request's reads currently go to the replica."""
-    return db.session.info.get(READ_BIND) == REPLICA_BIND
+    return g.get(READ_BIND) == REPLICA_BIND
