@@ -17,13 +17,15 @@ from models import db
 from service.statistics.indicator_snapshots import SNAPSHOT_INTERVAL_S
 from workers.followups import purge_expired_reports, remind_unacknowledged, request_feedback
 from workers.indicators import refresh_indicator_snapshots, refresh_indicators
+from workers.maintenance import create_partitions
 from workers.outbox import relay_outbox
 from workers.queues import QUEUES, get_queue, worker_connection
 
 log = logging.getLogger("proxima.worker")
 
-# Daily purge at 03:30 UTC, when nobody triages.
+# Daily purge at 03:30 UTC, when nobody triages; the coming months' partitions just before.
 RETENTION_CRON = "30 3 * * *"
+PARTITIONS_CRON = "15 3 * * *"
 FOLLOWUP_INTERVAL_S = 60
 INDICATORS_INTERVAL_S = 60
 CRON_RETRY_S = 2
@@ -71,6 +73,7 @@ def periodic_jobs(app: Flask) -> list[tuple]:
         (refresh_indicators, {"interval": INDICATORS_INTERVAL_S}),
         (refresh_indicator_snapshots, {"interval": SNAPSHOT_INTERVAL_S}),
         (purge_expired_reports, {"cron": RETENTION_CRON}),
+        (create_partitions, {"cron": PARTITIONS_CRON}),
     ]
 
 

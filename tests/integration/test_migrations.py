@@ -5,10 +5,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, text
 
 from models import db
+from service.platform import partitions
 from tests.conftest import TEST_DATABASE_URL, _ensure_database
 
 SCRATCH_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + TEST_DATABASE_URL.rsplit("/", 1)[1] + "_migrations"
@@ -45,6 +45,6 @@ def test_the_models_match_the_migrated_schema(app):
     with app.app_context():
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={
-                "include_object": alembic_helpers.include_object, "compare_type": True})
+                "include_object": partitions.include_object, "compare_type": True})
             diff = compare_metadata(context, db.metadata)
         assert diff == []

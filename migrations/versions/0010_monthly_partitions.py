@@ -1,0 +1,104 @@
+"""report_events and notifications partitioned by month (native range partitioning)
+
+report_events by `at`, notifications by `created_at`: one partition per calendar month (UTC) from the oldest
+row (or a year back, whichever is earlier) to three months ahead, and a DEFAULT partition so that a write never
+fails for want of a partition (service.platform.partitions creates the coming months daily, before anything
+lands there).
+
+Works on a database with data: each table is rebuilt as a partitioned table and its rows copied in one
+transaction (the tables are locked meanwhile: run it in a maintenance window on a large database). The primary
+key becomes (id, partition column), as PostgreSQL requires; ids still come from the same sequence. The foreign
+key notifications.event_id → report_events.id cannot exist any more (it would need the event's `at`): the row
+still goes with its report (notifications.report_id → reports ON DELETE CASCADE), and events are never deleted
+on their own. `reports` stays one table: six tables reference it by id alone (docs/scaling.md).
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-05 09:40:00
+"""
+from datetime import date
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0010'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+TABLES = (('report_events', 'at'), ('notifications', 'created_at'))
+MONTHS_AHEAD = 3
+MONTHS_BACK = 12  # an empty database still gets the recent past (imports, a clock set back in tests)
+EVENT_FK = ('fk_notifications_event_id_report_events', 'notifications', 'report_events',
+            'FOREIGN KEY (event_id) REFERENCES report_events(id) ON DELETE CASCADE')
+
+
+def _month(day: date, add: int = 0) -> date:
+    months = day.year * 12 + day.month - 1 + add
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def _definitions(table: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(name, CREATE INDEX …) of the table's indexes other than its primary key; (name, definition) of its
+    outgoing foreign keys."""
+    bind = op.get_bind()
+    indexes = bind.execute(sa.text("""
+        SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary ORDER BY i.relname"""), {"t": table}).all()
+    foreign_keys = bind.execute(sa.text("""
+        SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' ORDER BY conname"""), {"t": table}).all()
+    return [tuple(row) for row in indexes], [tuple(row) for row in foreign_keys]
+
+
+def _rebuild(table: str, column: str | None) -> None:
+    """Rebuild `table` as partitioned by month on `column` (None: back to a plain table), keeping its rows,
+    columns, defaults, checks, indexes, foreign keys and id sequence."""
+    bind = op.get_bind()
+    indexes, foreign_keys = _definitions(table)
+    old = f'{table}_before_0010'
+    op.execute(f'ALTER TABLE {table} RENAME TO {old}')
+    for name, _ in indexes:
+        op.execute(f'ALTER INDEX {name} RENAME TO {name}_before_0010')
+    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{table}_before_0010')
+    op.execute(f'ALTER SEQUENCE {table}_id_seq OWNED BY NONE')
+    partitioning = f' PARTITION BY RANGE ({column})' if column else ''
+    op.execute(f'CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)'
+               f'{partitioning}')
+    if column:
+        oldest = bind.execute(sa.text(f'SELECT min({column}) FROM {old}')).scalar()
+        today = bind.execute(sa.text('SELECT CAST(now() AT TIME ZONE \'UTC\' AS date)')).scalar()
+        start = min(_month(oldest.date()) if oldest else today, _month(today, -MONTHS_BACK))
+        while start < _month(today, MONTHS_AHEAD + 1):
+            end = _month(start, 1)
+            op.execute(f"CREATE TABLE {table}_{start:%Y_%m} PARTITION OF {table} "
+                       f"FOR VALUES FROM ('{start}T00:00:00+00:00') TO ('{end}T00:00:00+00:00')")
+            start = end
+        op.execute(f'CREATE TABLE {table}_default PARTITION OF {table} DEFAULT')
+    op.execute(f'INSERT INTO {table} SELECT * FROM {old}')
+    key = f'id, {column}' if column else 'id'
+    op.execute(f'ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({key})')
+    for _, definition in indexes:
+        op.execute(definition.replace(f' ON public.{old} ', f' ON public.{table} ')
+                   .replace(f' ON {old} ', f' ON {table} ').replace('_before_0010', ''))
+    for name, definition in foreign_keys:
+        op.execute(f'ALTER TABLE {table} ADD CONSTRAINT {name} {definition}')
+    op.execute(f'ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id')
+    op.execute(f'DROP TABLE {old}')
+    op.execute(f'ANALYZE {table}')
+
+
+def upgrade():
+    op.execute('ALTER TABLE notifications DROP CONSTRAINT fk_notifications_event_id_report_events')
+    # One transaction for both tables: nothing writes in between (intake writes events and outbox rows together).
+    op.execute('LOCK TABLE report_events, notifications IN ACCESS EXCLUSIVE MODE')
+    for table, column in TABLES:
+        _rebuild(table, column)
+
+
+def downgrade():
+    op.execute('LOCK TABLE report_events, notifications IN ACCESS EXCLUSIVE MODE')
+    for table, _ in TABLES:
+        _rebuild(table, None)
+    name, table, _, definition = EVENT_FK
+    op.execute(f'ALTER TABLE {table} ADD CONSTRAINT {name} {definition}')

@@ -1,0 +1,68 @@
+"""Monthly partitions of report_events (by `at`) and notifications (by `created_at`), created ahead.
+
+Migration 0010 partitions both tables by calendar month (UTC) and adds a DEFAULT partition, so a write never
+fails for want of a partition. `ensure_partitions()` (daily job workers.maintenance.create_partitions) creates
+this month's and the next MONTHS_AHEAD months' partitions; rows that reached the DEFAULT partition for one of
+those months (the job did not run for months) are moved into it in the same transaction.
+
+Retention does not drop partitions: it anonymises reports and keeps their timeline and outbox rows, which the
+indicators read (service.reports.retention). A month leaves only with `DETACH PARTITION` by an operator.
+"""
+import re
+from datetime import date
+
+from geoalchemy2 import alembic_helpers
+from sqlalchemy import text
+
+from models import db
+
+PARTITIONED = (("report_events", "at"), ("notifications", "created_at"))
+MONTHS_AHEAD = 3
+_PARTITION = re.compile("(" + "|".join(table for table, _ in PARTITIONED) + r")_(\d{4}_\d{2}|default)")
+
+
+def month_start(day: date, add: int = 0) -> date:
+    months = day.year * 12 + day.month - 1 + add
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def partition_name(table: str, month: date) -> str:
+    return f"{table}_{month:%Y_%m}"
+
+
+def ensure_partitions(today: date, months_ahead: int = MONTHS_AHEAD) -> list[str]:
+    """Create the missing monthly partitions from `today`'s month to `months_ahead` months later; commits;
+    returns the names created."""
+    created = []
+    for table, column in PARTITIONED:
+        for k in range(months_ahead + 1):
+            start, end = month_start(today, k), month_start(today, k + 1)
+            name = partition_name(table, start)
+            if db.session.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None:
+                continue
+            bounds = f"FROM ('{start}T00:00:00+00:00') TO ('{end}T00:00:00+00:00')"
+            # Built apart then attached, so rows already in DEFAULT for that month can move in first.
+            db.session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
+            db.session.execute(text(f"""
+                WITH moved AS (DELETE FROM {table}_default WHERE {column} >= :start AND {column} < :end RETURNING *)
+                INSERT INTO {name} SELECT * FROM moved"""), {"start": start, "end": end})
+            db.session.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {bounds}"))
+            created.append(name)
+    db.session.commit()
+    return created
+
+
+def partitions(table: str) -> list[str]:
+    """The partitions of `table`, by name."""
+    return list(db.session.scalars(text("""
+        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = CAST(:t AS regclass) ORDER BY c.relname"""), {"t": table}))
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter (GeoAlchemy2's, plus): partitions and their indexes are not in the models, only their
+    partitioned parent is."""
+    table = obj.table.name if type_ == "index" else name if type_ == "table" else None
+    if reflected and table is not None and _PARTITION.fullmatch(table):
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
