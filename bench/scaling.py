@@ -257,7 +257,8 @@ def write_results(results: dict) -> None:
     (RESULTS / "scaling.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     lines = [f"# Scaling run ({results['started_at']}, commit {(results['machine'].get('git_commit') or '?')[:7]})", "",
              f"Machine: {results['machine'].get('cpu_model', '?')}, {results['machine'].get('cores', '?')} cores, "
-             "shared with other engineers' work: figures are noisy; compare only within this run.", "",
+             f"load average at start {', '.join(f'{x:.1f}' for x in results['machine']['load_average_at_start'])} "
+             "(shared with other engineers' work): figures are noisy; compare only within this run.", "",
              f"## Intake throughput, wrk at {CONNECTIONS} connections (gthread, {THREADS} threads per process)", "",
              "| web processes | database | reports/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|"]
     for r in results["intake"]:
@@ -269,7 +270,7 @@ def write_results(results: dict) -> None:
               "replay lag p99 s | bytes behind max |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results["dashboard"]:
         lines.append(f"| {r['reads_on']} | {r['requests']} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | "
-                     f"{r['intake_rps']:.0f} | {r['replay_lag_max_s']} | {r['replay_lag_p99_s']} | "
+                     f"{r['intake_rps']:.0f} | {r['replay_lag_max_s']:.3f} | {r['replay_lag_p99_s']:.3f} | "
                      f"{r['replay_bytes_max']} |")
     f = results["failover"]
     lines += ["", "## Sentinel failover (Redis master killed with SIGKILL under intake load)", "",
