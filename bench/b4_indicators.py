@@ -1,8 +1,9 @@
 """B4 dashboard indicators on the demo history: ms per view and per filter, against straightforward SQL.
 
 Proxima's dashboard reads `indicator_report_clocks` (per-report clocks materialised from the event timeline,
-service/statistics/indicators.py), computes views of 45 days or more from every report's clocks kept in the process
-(service/statistics/indicator_store.py; its load and update are timed too),
+service/statistics/report_clocks.py, figures in service/statistics/dashboard_figures.py), computes views of 45 days
+or more from every report's clocks kept in the process (service/statistics/frame_store.py; its load and update are
+timed too),
 serves repeated views from a cache, and the long
 national views (90 days, 12 months, all or one category) from views computed ahead every 10 minutes
 (service/statistics/indicator_snapshots.py). Baselines,
@@ -25,7 +26,7 @@ TARGET_RATIO = 10.0
 
 
 def _filters(today: date) -> list[tuple[str, dict]]:
-    from service.statistics.indicators import IndicatorFilters
+    from service.statistics.filters import IndicatorFilters
     from models import db
     month = dict(start=today - timedelta(days=29), end=today)
     year = dict(start=today - timedelta(days=364), end=today)
@@ -48,9 +49,11 @@ def _filters(today: date) -> list[tuple[str, dict]]:
 
 
 def _views():
-    from service.statistics import indicators as ind
+    from service.statistics import reference_sql as ind
+    from service.statistics.dashboard_figures import dashboard_data
+    from service.statistics.report_rows import report_rows
     return {
-        "whole dashboard (dashboard_data)": ind.dashboard_data,
+        "whole dashboard (dashboard_data)": dashboard_data,
         "summary": ind.summary,
         "by unit": lambda f: ind.breakdown(f, "unit", limit=30),
         "by category": lambda f: ind.breakdown(f, "category"),
@@ -59,13 +62,13 @@ def _views():
         "outcomes": lambda f: ind.breakdown(f, "outcome"),
         "distributions": ind.distributions,
         "commune map": ind.commune_points,
-        "report list, first page": lambda f: ind.report_rows(f, limit=101),
+        "report list, first page": lambda f: report_rows(f, limit=101),
     }
 
 
 def raw_scope(f) -> str:
     """The filter applied to raw report rows (our own values only: dates, ints, codes)."""
-    from service.statistics.indicators import unit_descendants
+    from service.statistics.filters import unit_descendants
     parts = []
     if f.start:
         parts.append(f"r0.received_at >= TIMESTAMP '{f.start.isoformat()}' AT TIME ZONE 'Europe/Paris'")
@@ -82,8 +85,9 @@ def raw_scope(f) -> str:
 
 
 def rewrite(statement: str, f) -> str:
-    from service.statistics import indicators
-    from service.statistics.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
+    from service.statistics import measures as indicators
+    from models import OPEN_STATUSES_SQL as _OPEN_STATUSES
+    from service.statistics.report_clocks import CLOCK_COLUMNS as _CLOCK_COLUMNS, CLOCKS_SELECT as _CLOCKS_SELECT
     raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
     # Columns the clocks table derives itself (histogram buckets, generated columns) are derived here too.
     extra = ""
@@ -126,7 +130,8 @@ _STRAIGHTFORWARD = {
 def straightforward(f, budget_s: float) -> tuple[float, bool]:
     """The dashboard's figures the straightforward way: one query per figure over clocks computed from the raw
     report_events and reports rows of the filtered reports. Returns (ms, complete); stops at the budget."""
-    from service.statistics.indicators import _CLOCK_COLUMNS, _CLOCKS_SELECT, _OPEN_STATUSES
+    from models import OPEN_STATUSES_SQL as _OPEN_STATUSES
+    from service.statistics.report_clocks import CLOCK_COLUMNS as _CLOCK_COLUMNS, CLOCKS_SELECT as _CLOCKS_SELECT
     raw = _CLOCKS_SELECT.format(scope=raw_scope(f), open=_OPEN_STATUSES)
     cte = f"WITH c AS (SELECT * FROM ({raw}) AS raw_clocks({_CLOCK_COLUMNS})) "
     return run_within_budget([(cte + sql, None) for sql in _STRAIGHTFORWARD.values()], budget_s)
@@ -181,8 +186,8 @@ def time_raw(statements, f, budget_s: float) -> tuple[float, bool]:
 
 def _served_from_cache(f, repeats: int) -> float | None:
     """What the dashboard view costs once its figures are cached
-    (service.statistics.indicators.cached_dashboard_data)."""
-    from service.statistics import indicators
+    (service.statistics.dashboard_figures.cached_dashboard_data)."""
+    from service.statistics import dashboard_figures as indicators
     if not hasattr(indicators, "cached_dashboard_data"):
         return None
     indicators.cached_dashboard_data(f)  # computes and stores it when it is not cached yet
@@ -215,8 +220,8 @@ def _served_uncached(f, repeats: int) -> tuple[float | None, bool]:
 
 def _source(f) -> str:
     """Where dashboard_data took the view's reports from."""
-    from service.statistics import indicator_store
-    from service.statistics.indicators import reference_codes
+    from service.statistics import frame_store as indicator_store
+    from service.statistics.packed_frame import reference_codes
     if indicator_store.view(f, *reference_codes()) is not None:
         return "reports kept in the process (indicator_store)"
     return "the view's reports read from indicator_report_clocks"
@@ -227,12 +232,13 @@ STORE_UPDATE_REPORTS = 100 if QUICK else 1000
 
 
 def _store_rows(result: BenchResult) -> None:
-    """The in-process store of every report's clocks (service.statistics.indicator_store): what loading it costs a
+    """The in-process store of every report's clocks (service.statistics.frame_store): what loading it costs a
     process,
     what following one refresh costs, and its size."""
     from models import db
-    from service.statistics import indicator_store
-    from service.statistics.indicators import reference_codes, refresh_indicator_views
+    from service.statistics import frame_store as indicator_store
+    from service.statistics.packed_frame import reference_codes
+    from service.statistics.report_clocks import refresh_indicator_views
     refresh_indicator_views()  # what earlier benchmarks changed (B1's reports removed…) is not this update's
     db.session.remove()
     indicator_store.reset()
@@ -269,13 +275,13 @@ def _store_rows(result: BenchResult) -> None:
 
 
 def run(app) -> BenchResult:
-    result = BenchResult("B4", "Dashboard indicators (service/statistics/indicators.py) vs straightforward SQL")
+    result = BenchResult("B4", "Dashboard indicators (service/statistics/dashboard_figures.py) vs straightforward SQL")
     repeats = 3
     budget = 8.0 if QUICK else 30.0
     from models import db
     with app.app_context():
         from service.platform.clock import PARIS
-        from service.statistics.indicators import as_of
+        from service.statistics.report_clocks import as_of
         from datetime import datetime
         clocks = db.session.execute(text("SELECT count(*) FROM indicator_report_clocks")).scalar_one()
         reports = db.session.execute(text("SELECT count(*) FROM reports")).scalar_one()

@@ -23,7 +23,7 @@ def _all_reports():
     """Every report (QUICK: the last 60 days only, about a sixth of the history)."""
     from datetime import datetime, timedelta
     from service.platform.clock import PARIS
-    from service.statistics.indicators import IndicatorFilters
+    from service.statistics.filters import IndicatorFilters
     if QUICK:
         today = datetime.now(PARIS).date()
         return IndicatorFilters(start=today - timedelta(days=59), end=today)
@@ -83,7 +83,7 @@ def run_export() -> dict:
 def run_copy(app) -> dict:
     import psycopg
     with app.app_context():
-        from service.statistics.indicators import report_rows_sql
+        from service.statistics.report_rows import report_rows_sql
         sql, params = report_rows_sql(_all_reports(), order="c.report_id")
     # SQLAlchemy's :name placeholders → psycopg's %(name)s (the SQL holds no other colon-word or percent sign).
     sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)

@@ -31,8 +31,10 @@ class Category(db.Model):
     live_minutes: Mapped[int | None] = mapped_column(Integer)
     duplicate_radius_m: Mapped[int] = mapped_column(Integer, nullable=False, server_default="150")
     duplicate_window_min: Mapped[int] = mapped_column(Integer, nullable=False, server_default="120")
-    # Closed reports older than this lose photos, contact and precise location.
+    # Retention (service/reports/retention.py): a report resolved, closed or rejected this many days ago, or never
+    # ended and without activity for `inactive_retention_days`, loses its personal data and precise location.
     retention_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="365")
+    inactive_retention_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="730")
     # Extra questions, Open311 attribute shape:
     # [{code, datatype, required, description_fr, description_en, order, values: [{key, name_fr, name_en}]}]
     attributes: Mapped[list] = mapped_column(JSONB, nullable=False, server_default="[]")

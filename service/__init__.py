@@ -3,21 +3,19 @@ import os
 
 from flask import Flask
 
-from service.platform.config import Settings, module_settings_from_env
+import workers
+from models import db
+from service import api as citizen_api, console, dashboard, open311, residents
+from service.platform import (clock, cli, database, errors, health, input_guard, limits, observability,
+                              redis_client, security)
+from service.platform.config import app_config
+from service.platform.extensions import api, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
+    """The application: settings from the environment (service.platform.config), `config` on top (tests)."""
     app = Flask(__name__)
-    app.config.from_mapping(Settings.from_env().as_flask_config())
-    app.config.update(module_settings_from_env())
-    if config:
-        app.config.update(config)
-
-    from models import db
-    from service.platform.extensions import migrate, api
-    from service.platform import clock, database, errors, health, cli, redis_client, limits, observability, security
-    from service import api as citizen_api, console, dashboard, open311
-    import workers
+    app.config.from_mapping(app_config(config))
 
     clock.init_app(app)
     database.init_app(app)  # engine options and the replica bind, before db creates the engines
@@ -26,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     redis_client.init_app(app)
     api.init_app(app)
     errors.init_app(app)
+    input_guard.init_app(app)
     observability.init_app(app)
     security.init_app(app)
     health.init_app(app)
@@ -33,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     open311.init_app(app)
     console.init_app(app)
     dashboard.init_app(app)
+    residents.init_app(app)
     workers.init_app(app)
     limits.init_app(app)  # after the blueprints: it wraps their endpoints
     cli.init_app(app)

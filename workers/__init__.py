@@ -8,6 +8,9 @@ from flask.cli import with_appcontext
 
 from models import db
 from service.followup.notifications import DISPATCHER
+from service.platform import clock
+from service.platform.clock import PARIS
+from service.reports import retention
 from workers.outbox import relay
 from workers.push import enqueue_sends
 from workers.queues import QUEUES
@@ -19,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.extensions[DISPATCHER] = enqueue_sends
     app.cli.add_command(worker_command)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(retention_group)
 
 
 @click.command("worker")
@@ -49,3 +53,30 @@ def relay_command(loop: bool) -> None:
         if not loop:
             sys.exit(1 if result.error else 0)
         time.sleep(current_app.config["OUTBOX_RELAY_INTERVAL_S"])
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """Retention of reporters' personal data (service/reports/retention.py)."""
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+              help="Purge as of this date (Europe/Paris; a past date, or any date with --dry-run).")
+@with_appcontext
+def retention_run_command(dry_run: bool, as_of) -> None:
+    """Purge the reports past their category's retention (the daily job does the same at 03:30 UTC)."""
+    instant = as_of.replace(tzinfo=PARIS) if as_of else None
+    if instant and not dry_run and instant > clock.now():
+        raise click.BadParameter("a date in the future purges early: only with --dry-run", param_hint="--as-of")
+    if dry_run:
+        result = retention.what_would_be_purged(instant)
+    else:
+        result = retention.purge_expired_reports(as_of=instant)
+    counts = result.counts()
+    click.echo(("Seraient purgés" if dry_run else "Purgés") + " : "
+               + f"{counts['reports']} signalement(s), {counts['photos']} photo(s), "
+               + f"{counts['contacts']} coordonnée(s), "
+               + f"{counts['texts']} texte(s) d'agent ou de résident, {counts['comments']} commentaire(s) d'avis, "
+               + f"{counts['payloads']} contenu(s) de notification.")

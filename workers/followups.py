@@ -17,5 +17,4 @@ def request_feedback() -> int:
 
 @job(queue=MAINTENANCE, timeout=3600)
 def purge_expired_reports() -> dict:
-    result = retention.purge_expired_reports()
-    return {"reports": result.reports, "photos": result.photos, "contacts": result.contacts}
+    return retention.purge_expired_reports().counts()

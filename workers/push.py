@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from models import EventType, NotificationState, ReportEvent, db
 from service.platform import clock
-from service.followup.push import SEND_THREADS, Outcome, PushBackend, PushResult, get_backend
+from service.followup.push import Outcome, PushBackend, PushResult, get_backend
 from service.platform.redis_client import get_redis
 from workers.queues import PUSH, enqueue, enqueue_many, job
 
@@ -312,7 +312,7 @@ _pool_lock = threading.Lock()
 
 
 def _threads() -> int:
-    return int(current_app.config.get("PUSH_SEND_THREADS") or SEND_THREADS)
+    return current_app.config["PUSH_SEND_THREADS"]
 
 
 def _executor() -> ThreadPoolExecutor:

@@ -34,14 +34,20 @@ def create_key(name: str) -> CreatedKey:
     return CreatedKey(key, secret)
 
 
-def verify_key(secret: str | None) -> PartnerKey | None:
-    """The active key matching `secret`, or None (missing, unknown or revoked). Records the last use."""
+def active_key(secret: str | None) -> PartnerKey | None:
+    """The active key matching `secret`, or None (missing, unknown or revoked). Reads only."""
     if not secret:
         return None
     # Lookup by hash: the hash is unique and indexed, so no timing-sensitive comparison of secrets happens here.
     key = db.session.execute(
         select(PartnerKey).where(PartnerKey.key_hash == hash_key(secret.strip()))).scalar_one_or_none()
-    if key is None or key.revoked_at is not None:
+    return key if key is not None and key.revoked_at is None else None
+
+
+def verify_key(secret: str | None) -> PartnerKey | None:
+    """The active key matching `secret`, or None (missing, unknown or revoked). Records the last use."""
+    key = active_key(secret)
+    if key is None:
         return None
     # Written by the caller's commit (the intake transaction); not worth a transaction of its own.
     key.last_used_at = clock.now()

@@ -1,13 +1,13 @@
 """Citizen JSON API (`/api/v1`), for the mobile app."""
 from flask import Flask
 
+from service.api import categories, communes, coverage, devices, feedback, reports
+from service.platform.extensions import api
+
 
 def init_app(app: Flask) -> None:
-    from service.platform.extensions import api
-    from service.api import devices, categories, coverage, reports, feedback
-
     api.spec.components.security_scheme("device", {
         "type": "http", "scheme": "bearer",
         "description": "The token returned once by POST /api/v1/devices (no account, no name)."})
-    for module in (devices, categories, coverage, reports, feedback):
+    for module in (devices, categories, coverage, communes, reports, feedback):
         api.register_blueprint(module.blp, url_prefix="/api/v1")

@@ -1,5 +1,4 @@
 """Residents' reports: intake (JSON or multipart with photos), and the device's own reports."""
-import json
 
 from flask import request
 from flask_smorest import abort
@@ -11,6 +10,8 @@ from service.api.auth import current_device, device_required
 from service.api.presenters import created_dict, report_dict
 from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema,
                                  ReportSchema)
+from service.platform.input_guard import json_problems, load_json
+from service.platform.limits import DAILY_CAP_MESSAGE, DailyCapReached
 from service.reports import workflow
 from service.reports.intake import IntakeRejected, ReportSubmission, submit_report
 
@@ -58,6 +59,8 @@ def create_report():
         result = submit_report(submission)
     except IntakeRejected as exc:
         abort(422, message=exc.message, errors={location: exc.errors})
+    except DailyCapReached as exc:
+        abort(429, message=DAILY_CAP_MESSAGE, headers={"Retry-After": str(exc.retry_after_s)})
     headers = {} if result.created else {"Idempotent-Replayed": "true"}
     return created_dict(result.report, result.emergency_notice), 201, headers
 
@@ -70,10 +73,14 @@ def _read_submission() -> tuple[dict, list[bytes], str]:
         if raw is None:
             abort(422, message="Champ « report » manquant.", errors={"form": {"report": ["Champ obligatoire."]}})
         try:
-            data = json.loads(raw)
+            data = load_json(raw)
         except ValueError:
             abort(422, message="Le champ « report » n'est pas du JSON valide.",
                   errors={"form": {"report": ["JSON invalide."]}})
+        problems = json_problems(data)
+        if problems:
+            abort(422, message="Le champ « report » contient des caractères non autorisés.",
+                  errors={"form": {"report": problems}})
         photos = [f.read() for f in request.files.getlist("photos")]
         location = "form"
     else:

@@ -1,7 +1,7 @@
 """marshmallow schemas of the citizen API: request validation and response shapes (and the OpenAPI document)."""
 import re
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -104,6 +104,32 @@ class CoverageSchema(Schema):
     commune = fields.Nested(CommuneSchema)
     unit = fields.Nested(UnitSchema)
     reason = fields.String()
+
+
+class CommuneOutlinesQuerySchema(Schema):
+    west = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    south = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
+    east = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    north = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
+
+    @validates_schema
+    def a_box_of_a_few_communes(self, data, **kwargs):
+        if data["west"] >= data["east"] or data["south"] >= data["north"]:
+            raise ValidationError("Boîte vide : west < east et south < north attendus.", "_schema")
+        if data["east"] - data["west"] > 2 or data["north"] - data["south"] > 2:
+            raise ValidationError("Boîte trop grande : deux degrés de côté au plus.", "_schema")
+
+
+class CommuneOutlineSchema(Schema):
+    type = fields.String()
+    geometry = fields.Dict(metadata={"description": "GeoJSON (Multi)Polygon, simplified for display"})
+    properties = fields.Dict(metadata={"description": "insee_code and name"})
+
+
+class CommuneOutlinesSchema(Schema):
+    type = fields.String()
+    features = fields.List(fields.Nested(CommuneOutlineSchema))
+    truncated = fields.Boolean(metadata={"description": "More communes than returned: zoom in"})
 
 
 class LocationSchema(StrictSchema):

@@ -1,11 +1,11 @@
 """Officer console (`/console`): sessions, CSRF, French UI (Flask-Babel), triage views and CLI commands."""
-from datetime import timedelta
-
 from flask import Flask, make_response, render_template, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from service.console import commands, views  # noqa: F401  (views: routes register on import)
+from service.console.blueprint import bp
 from service.platform import errors
 
 login_manager = LoginManager()
@@ -36,18 +36,7 @@ def _render_console_error(code: int, message: str | None, _errors):
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", "fr")
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
-    # CSRF is checked for every state-changing request except the token-authenticated APIs (see below).
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE", False))
-    app.config.setdefault("LOGIN_MAX_FAILURES_PER_IP", 30)
-
+    """Babel, CSRF and Flask-Login (their settings: service.platform.config), the routes and the CLI commands."""
     babel.init_app(app, locale_selector=_locale)
     csrf.init_app(app)
 
@@ -66,8 +55,8 @@ def init_app(app: Flask) -> None:
     # "strong": a session cookie replayed from another IP/agent is dropped.
     login_manager.session_protection = "strong"
 
-    from service.console import auth, views, commands  # noqa: F401  (routes register on import)
-    from service.console.blueprint import bp
+    # Routes register on import; here, not at the top, because auth imports `login_manager` from this module.
+    from service.console import auth  # noqa: F401
     app.register_blueprint(bp)
     errors.register_renderer("/console", _render_console_error)
     commands.init_app(app)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import abort
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import any_, case, func, literal, or_, select
 
 from models import (Category, Incident, Officer, OutcomeCode, Report, ReportContact, ReportEvent, ReportPhoto, Unit,
                     db)
@@ -42,8 +42,12 @@ def get_report_or_404(report_id: int, officer: Officer) -> Report:
 
 
 def get_incident_or_404(incident_id: int, officer: Officer) -> Incident:
+    """The incident, for an officer whose scope holds its unit or one of its reports; else 404."""
     incident = db.session.get(Incident, incident_id)
-    if incident is None or not unit_in_scope(officer, incident.unit_id):
+    if incident is None:
+        abort(404)
+    if not unit_in_scope(officer, incident.unit_id) and not db.session.scalar(
+            select(Report.id).where(Report.incident_id == incident.id, in_scope(Report.unit_id, officer)).limit(1)):
         abort(404)
     return incident
 
@@ -241,24 +245,28 @@ def has_contact(report: Report) -> bool:
 
 
 def transfer_targets(report: Report, radius_m: int = 15000, limit: int = 40) -> list[Unit]:
-    """Units that could take over: active, receiving reports, whose jurisdiction is near the report."""
+    """Units that could take over: active, receiving reports, competent for the report's category (force and
+    category list, as routing requires), whose jurisdiction is near the report."""
     point = Report.location
     # Degrees, generous for longitude at French latitudes: an index-friendly prefilter before the exact distance.
     radius_deg = radius_m / 111_000 * 1.6
+    category = report.category
     stmt = (select(Unit).join(Report, Report.id == report.id)
             .where(Unit.active.is_(True), Unit.receives_reports.is_(True), Unit.id != report.unit_id,
+                   Unit.kind.in_(category.forces),
+                   or_(Unit.categories.is_(None), literal(category.code) == any_(Unit.categories)),
                    func.ST_DWithin(Unit.jurisdiction, point, radius_deg))
             .order_by(func.ST_Distance(Unit.jurisdiction, point), Unit.name).limit(limit))
     return db.session.scalars(stmt).all()
 
 
 def merge_candidates(report: Report, officer: Officer, radius_m: int = 1000, days: int = 7, limit: int = 10):
-    """Other reports of the same category nearby and recent, in scope, that this one could be merged with."""
+    """Other reports of the same category and unit, nearby and recent, that this one could be merged with."""
     other = Report.__table__.alias("other")
     stmt = (select(Report).join(other, other.c.id == report.id)
             .where(Report.id != report.id, Report.category_code == report.category_code,
                    or_(Report.incident_id.is_(None), Report.incident_id != func.coalesce(report.incident_id, 0)),
-                   in_scope(Report.unit_id, officer),
+                   in_scope(Report.unit_id, officer), Report.unit_id == other.c.unit_id,  # incidents stay in a unit
                    Report.received_at >= other.c.received_at - timedelta(days=days),
                    Report.received_at <= other.c.received_at + timedelta(days=days),
                    func.ST_DWithin(func.Geography(Report.location), func.Geography(other.c.location), radius_m))
@@ -267,15 +275,17 @@ def merge_candidates(report: Report, officer: Officer, radius_m: int = 1000, day
     return db.session.scalars(stmt).all()
 
 
-def incident_reports(incident: Incident) -> list[Report]:
-    return db.session.scalars(select(Report).where(Report.incident_id == incident.id)
+def incident_reports(incident: Incident, officer: Officer) -> list[Report]:
+    """The incident's reports the officer may see (never another unit's reference or status)."""
+    return db.session.scalars(select(Report).where(Report.incident_id == incident.id, in_scope(Report.unit_id, officer))
                               .order_by(Report.received_at)).all()
 
 
-def incident_siblings(report: Report) -> list[Report]:
+def incident_siblings(report: Report, officer: Officer) -> list[Report]:
     if report.incident_id is None:
         return []
-    return db.session.scalars(select(Report).where(Report.incident_id == report.incident_id, Report.id != report.id)
+    return db.session.scalars(select(Report).where(Report.incident_id == report.incident_id, Report.id != report.id,
+                                                   in_scope(Report.unit_id, officer))
                               .order_by(Report.received_at)).all()
 
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from models import Role
 from service.platform import clock
 from service.reports import contacts, incidents, workflow
+from service.reports.hours import describe_fr as describe_hours
 from service.accounts import officers
 from service.console import forms, queries
 from service.console.access import current_officer, officer_required
@@ -97,7 +98,8 @@ def _report_forms(report) -> dict:
     resolve.outcome_code.choices = [("", "— choisir —")] + [(o.code, o.label_fr) for o in queries.outcome_codes()]
     transfer = forms.TransferForm(prefix="transfer")
     transfer.target_unit.choices = [("", "— choisir —")] + [
-        (str(u.id), f"{u.name} ({u.kind_label})") for u in queries.transfer_targets(report)]
+        (str(u.id), f"{u.name} ({u.kind_label}) — {describe_hours(u.service_hours)}")
+        for u in queries.transfer_targets(report)]
     merge = forms.MergeForm(prefix="merge")
     merge.other_report.choices = [
         (str(r.id), f"{r.reference} — {r.commune_name or ''} — {_paris(r.received_at)}")
@@ -120,8 +122,9 @@ def _render_report(report, form_set=None, contact=None, contact_revealed=False, 
         "console/report.html", report=report, forms=form_set or _report_forms(report), allowed=allowed,
         in_charge=role is workflow.Actor.CURRENT_UNIT, timeline=queries.timeline(report),
         answers=queries.answers_for_display(report), photo_ids=queries.photo_ids(report),
-        has_contact=queries.has_contact(report), contact=contact, contact_revealed=contact_revealed,
-        incident_reports=queries.incident_siblings(report), report_point=queries.report_point(report),
+        has_contact=queries.has_contact(report), may_reveal_contact=contacts.may_reveal_contact(report, officer),
+        contact=contact, contact_revealed=contact_revealed,
+        incident_reports=queries.incident_siblings(report, officer), report_point=queries.report_point(report),
         outcome_labels={o.code: o.label_fr for o in queries.outcome_codes()}, action_labels=workflow.ACTION_LABELS_FR,
         tile_url=current_app.config.get("MAP_TILE_URL") or ""), status
 
@@ -205,7 +208,10 @@ def reveal_contact(report_id: int):
     form = forms.RevealContactForm(prefix="contact")
     if not form.validate_on_submit():
         abort(400)
-    contact = contacts.reveal_contact(report, officer, form.reason.data or None)
+    try:
+        contact = contacts.reveal_contact(report, officer, form.reason.data or None)
+    except contacts.ContactRefused:
+        abort(404)
     response, status = _render_report(report, contact=contact, contact_revealed=True)
     return Response(response, status=status, headers={"Cache-Control": "no-store"})
 
@@ -271,7 +277,8 @@ def incident_page(incident_id: int, status: int = 200):
     officer = current_officer()
     incident = queries.get_incident_or_404(incident_id, officer)
     labels = {action.value: label for action, label in workflow.INCIDENT_ACTION_LABELS_FR.items()}
-    return render_template("console/incident.html", incident=incident, reports=queries.incident_reports(incident),
+    reports = queries.incident_reports(incident, officer)
+    return render_template("console/incident.html", incident=incident, reports=reports,
                            form=_incident_form(), action_labels=labels), status
 
 

@@ -6,6 +6,11 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from service.devtools.demo_data import DemoProfile, demo_report_count, generate_demo_history, remove_demo_reports
+from service.statistics.indicator_snapshots import refresh_snapshots
+from service.statistics.report_clocks import refresh_indicator_views
+from service.statistics.territories import TerritoryImportError, import_territories
+
 indicators_cli = AppGroup("indicators", help="Indicateurs de proximité.")
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 territories_cli = AppGroup("territories", help="Territoires de superposition (QRR, QPV…).")
@@ -15,7 +20,6 @@ territories_cli = AppGroup("territories", help="Territoires de superposition (QR
 @click.option("--full", is_flag=True, help="Tout recalculer au lieu des seuls signalements modifiés.")
 def refresh(full: bool) -> None:
     """Recalculer les délais par signalement (tableau de bord, export)."""
-    from service.statistics.indicators import refresh_indicator_views
     result = refresh_indicator_views(full=full)
     click.echo(f"{result['reports']} signalements recalculés en {result['duration_ms']} ms"
                f" ({'complet' if result['full'] else 'incrémental'}).")
@@ -24,7 +28,6 @@ def refresh(full: bool) -> None:
 @indicators_cli.command("snapshots")
 def snapshots() -> None:
     """Recalculer les vues nationales longues (90 jours, 12 mois) servies telles quelles au tableau de bord."""
-    from service.statistics.indicator_snapshots import refresh_snapshots
     result = refresh_snapshots()
     click.echo(f"{result['views']} vues recalculées en {result['duration_ms']} ms"
                f" ({result['removed']} vues d'autres jours supprimées).")
@@ -35,12 +38,10 @@ def snapshots() -> None:
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=365, show_default=True)
 @click.option("--seed", type=click.FloatRange(-1, 1), default=None, help="Graine (-1 à 1) pour un jeu reproductible.")
 @click.option("--replace", is_flag=True, help="Supprimer d'abord les signalements de démonstration existants.")
-@click.option("--if-empty", is_flag=True, help="Ne rien faire s'il existe déjà des signalements de démonstration "
-                                                "(pour `make run`).")
+@click.option("--if-empty", is_flag=True,
+              help="Ne rien faire s'il existe déjà des signalements de démonstration (pour `make run`).")
 def generate(n: int, days: int, seed: float | None, replace: bool, if_empty: bool) -> None:
     """Créer un historique réaliste de signalements (fictifs)."""
-    from service.devtools.demo_data import DemoProfile, demo_report_count, generate_demo_history, remove_demo_reports
-    from service.statistics.indicators import refresh_indicator_views
     if if_empty and not replace and demo_report_count():
         click.echo(f"{demo_report_count()} signalements de démonstration déjà présents : rien à faire.")
         return
@@ -60,7 +61,6 @@ def generate(n: int, days: int, seed: float | None, replace: bool, if_empty: boo
 @click.option("--name-property", default="name", show_default=True)
 def import_file(path: str, kind: str, code_property: str, name_property: str) -> None:
     """Importer des territoires depuis un fichier GeoJSON (FeatureCollection, WGS 84)."""
-    from service.statistics.territories import TerritoryImportError, import_territories
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)

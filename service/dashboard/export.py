@@ -5,9 +5,14 @@ HEADER`, read chunk by chunk. The rows never become Python objects, so the expor
 in constant memory. COPY ends records with LF where RFC 4180 wants CRLF: line breaks inside the free-text cells
 (names of units, communes, categories) are replaced by spaces in SQL, so every LF left ends a record and becomes
 CRLF on the way out.
+
+Every cell that is not a number, a time or a fixed word is neutralised against spreadsheet formulas: a cell
+starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe, so a name imported by an
+administrator (or any text column added to the export later) is shown, never run.
 """
 from models import db
-from service.statistics.indicators import EXPORT_COLUMNS, IndicatorFilters, driver_statement, report_rows_sql
+from service.statistics.filters import IndicatorFilters, driver_statement
+from service.statistics.report_rows import EXPORT_COLUMNS, report_rows_sql
 
 # Bytes gathered before handing a piece to the WSGI server (COPY sends one message per row).
 CHUNK_BYTES = 64 * 1024
@@ -16,6 +21,15 @@ _LOCAL_TIMES = {"received_at", "acknowledged_at", "dispatched_at", "resolved_at"
 _YES_NO = {"reopened", "transferred"}
 _FREE_TEXT = {"category_label", "unit_name", "commune_name"}
 _SLA_VERDICTS = {"acknowledge_sla", "dispatch_sla", "resolve_sla"}
+_NUMBERS = {"acknowledge_min", "dispatch_min", "resolve_min", "inform_min", "feedback_reactivite",
+            "feedback_courtoisie", "feedback_information"}
+# What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+_FORMULA_START = r"'=', '+', '-', '@', E'\t', E'\r'"
+
+
+def _neutralised(expression: str, column: str) -> str:
+    return (f"CASE WHEN left({expression}, 1) IN ({_FORMULA_START}) THEN chr(39) || {expression} "
+            f"ELSE {expression} END AS {column}")
 
 
 def _cell(column: str) -> str:
@@ -25,10 +39,12 @@ def _cell(column: str) -> str:
     if column in _YES_NO:
         return f"CASE WHEN r.{column} THEN 'oui' ELSE 'non' END AS {column}"
     if column in _FREE_TEXT:
-        return f"translate(r.{column}, E'\\r\\n', '  ') AS {column}"
+        return _neutralised(f"translate(r.{column}, E'\\r\\n', '  ')", column)
     if column in _SLA_VERDICTS:
         return f"NULLIF(r.{column}, '') AS {column}"  # empty, not "" (COPY quotes an empty string)
-    return f"r.{column}"
+    if column in _NUMBERS:
+        return f"r.{column}"
+    return _neutralised(f"r.{column}", column)
 
 
 def copy_statement(f: IndicatorFilters) -> tuple[str, dict]:

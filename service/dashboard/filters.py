@@ -4,7 +4,8 @@ from datetime import date
 from werkzeug.datastructures import MultiDict
 
 from models import Role
-from service.statistics.indicators import BUCKET_LABELS, CLOCKS, IndicatorFilters
+from service.statistics.filters import IndicatorFilters
+from service.statistics.measures import BUCKET_LABELS, CLOCKS
 from service.platform import clock
 
 

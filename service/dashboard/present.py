@@ -4,7 +4,8 @@ from datetime import date, datetime, timedelta
 from flask import url_for
 
 from service.platform.clock import PARIS
-from service.statistics.indicators import BUCKET_LABELS, CLOCKS, SLA_CLOCKS, IndicatorFilters
+from service.statistics.filters import IndicatorFilters
+from service.statistics.measures import BUCKET_LABELS, CLOCKS, SLA_CLOCKS
 
 CLOCK_LABELS = {"acknowledge": "Prise en compte", "dispatch": "Envoi d'une patrouille", "resolve": "Résolution",
                 "inform": "Information de l'habitant"}

@@ -1,11 +1,12 @@
-"""Dashboard views: thin wrappers over service.statistics.indicators (figures, report lists, CSV export, audit log)."""
-from flask import Response, abort, jsonify, render_template, request, stream_with_context
+"""Dashboard views: thin wrappers over service.statistics (figures, report lists, CSV export, audit log)."""
+from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context
 from sqlalchemy import select
 
-from models import Category, Departement, OutcomeCode, Role, Territory, Unit, db
+from models import AuditEntry, Category, Departement, Officer, OutcomeCode, Role, Territory, Unit, db
 from service.accounts.scope import unit_ids_in_scope
 from service.platform import audit, database
-from service.statistics import indicator_snapshots, indicators
+from service.statistics import indicator_snapshots, report_rows
+from service.statistics.report_clocks import as_of
 from service.console.access import current_officer, officer_required
 from service.dashboard import present
 from service.dashboard.blueprint import bp
@@ -87,10 +88,10 @@ def reports():
     database.read_from_replica()
     officer, scope, f, errors = _filters()
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    rows = indicators.report_rows(f, limit=LIST_PAGE_SIZE + 1, offset=(page - 1) * LIST_PAGE_SIZE)
+    rows = report_rows.report_rows(f, limit=LIST_PAGE_SIZE + 1, offset=(page - 1) * LIST_PAGE_SIZE)
     return render_template("dashboard/reports.html", officer=officer, f=f, errors=errors,
                            rows=rows[:LIST_PAGE_SIZE], has_next=len(rows) > LIST_PAGE_SIZE, page=page, p=present,
-                           total=indicators.count_reports(f), **_form_choices(officer, scope, f))
+                           total=report_rows.count_reports(f), **_form_choices(officer, scope, f))
 
 
 @bp.get("/export.csv")
@@ -101,7 +102,7 @@ def export():
     if errors:
         abort(400)
     audit.record(officer, "indicators.export_csv", "report", None,
-                 {"filters": f.query_args(), "as_of": indicators.as_of()})
+                 {"filters": f.query_args(), "as_of": as_of()})
     db.session.commit()
     database.read_from_replica()  # the audit entry is written on the primary; the rows may come from the replica
     response = Response(stream_with_context(csv_stream(f)), mimetype="text/csv")
@@ -115,7 +116,6 @@ def export():
 @officer_required(*SUPERVISION_ROLES)
 def audit_log():
     """Audit log, newest first, with the verification of the whole hash chain."""
-    from models import AuditEntry
     officer = current_officer()
     before = request.args.get("avant", type=int)
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(LIST_PAGE_SIZE)
@@ -123,7 +123,6 @@ def audit_log():
         query = query.where(AuditEntry.id < before)
     if officer.role != Role.ADMIN.value:
         # A supervisor reads the actions of the officers of their units, and their own.
-        from models import Officer
         scope = unit_ids_in_scope(officer)
         query = query.where(AuditEntry.officer_id.in_(select(Officer.id).where(Officer.unit_id.in_(scope))))
     entries = db.session.scalars(query).all()
@@ -133,5 +132,4 @@ def audit_log():
 
 
 def _tile_url() -> str:
-    from flask import current_app
     return current_app.config.get("MAP_TILE_URL") or ""

@@ -1,8 +1,11 @@
 """Push messages told to residents, in French and English, one per kind of citizen-visible event.
 
 `render()` is pure (unit-tested); `context_for()` reads what a message needs from the report and its event.
-Sensitive categories (point de deal, violences…) get a data-only message: nothing readable on a lock screen,
-the app shows a neutral "Votre signalement a été mis à jour" and opens the report from its reference.
+What a lock screen shows is built only from fixed templates and reference data (category labels, unit names,
+administrators' outcome texts), never from what an officer typed: a rejection reason may name a person, so the
+resident reads it in the app's timeline, not on a locked phone. Sensitive categories (point de deal,
+violences…) get a data-only message: nothing readable on a lock screen, the app shows a neutral "Votre signalement
+a été mis à jour" and opens the report from its reference.
 """
 from dataclasses import dataclass
 
@@ -10,8 +13,8 @@ from models import EventType, OutcomeCode, Report, ReportEvent, Unit, db
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "fr"
-# FCM caps a message at 4 KB; free texts (rejection reasons) are cut well below that.
-MAX_FREE_TEXT = 240
+# FCM caps a message at 4 KB; the outcome texts administrators write are cut well below that.
+MAX_OUTCOME_TEXT = 240
 
 # CREATED gets no push of its own: the app has the intake answer, and ROUTED says "received, handled by X".
 KIND_BY_EVENT = {
@@ -61,8 +64,10 @@ TEMPLATES = {
         "en": ("Report transferred", "Your report {reference} is now followed up by: {unit}."),
     },
     "report_rejected": {
-        "fr": ("Signalement non retenu", "Votre signalement {reference} n'a pas été retenu. {reason}"),
-        "en": ("Report not taken up", "Your report {reference} was not taken up. {reason}"),
+        "fr": ("Signalement non retenu", "Votre signalement {reference} n'a pas été retenu. Le motif est indiqué "
+                                         "dans le suivi du signalement."),
+        "en": ("Report not taken up", "Your report {reference} was not taken up. The reason is given in the "
+                                      "report's follow-up."),
     },
     "report_merged": {
         "fr": ("Signalements regroupés", "Votre signalement {reference} a été regroupé avec d'autres signalements "
@@ -93,7 +98,6 @@ class MessageContext:
     category: str = ""
     unit: str = ""
     outcome: str = ""
-    reason: str = ""
 
 
 def kind_for_event(event_type: str) -> str | None:
@@ -136,8 +140,7 @@ def text_for(ctx: MessageContext, locale: str | None = None) -> tuple[str, str]:
     """Title and body of a displayed notification."""
     locale = normalise_locale(locale or ctx.locale)
     title, body = TEMPLATES[ctx.kind][locale]
-    body = body.format(reference=ctx.reference, category=ctx.category, unit=ctx.unit,
-                       outcome=_cut(ctx.outcome), reason=_cut(ctx.reason))
+    body = body.format(reference=ctx.reference, category=ctx.category, unit=ctx.unit, outcome=_cut(ctx.outcome))
     return title, " ".join(body.split())
 
 
@@ -156,13 +159,11 @@ def context_for(report: Report, event: ReportEvent | None, kind: str, locale: st
         code = db.session.get(OutcomeCode, outcome_code)
         if code is not None:
             outcome = code.citizen_text_en if locale == "en" else code.citizen_text_fr
-    reason = (event.text or "") if (event is not None and kind == "report_rejected") else ""
     return MessageContext(
         kind=kind, reference=report.reference, locale=locale, sensitive=bool(category.sensitive), urgent=urgent,
-        category=category.label(locale), unit=unit.name if unit is not None else "", outcome=outcome,
-        reason=reason)
+        category=category.label(locale), unit=unit.name if unit is not None else "", outcome=outcome)
 
 
 def _cut(text: str) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= MAX_FREE_TEXT else text[:MAX_FREE_TEXT - 1].rstrip() + "…"
+    return text if len(text) <= MAX_OUTCOME_TEXT else text[:MAX_OUTCOME_TEXT - 1].rstrip() + "…"

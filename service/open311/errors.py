@@ -42,13 +42,26 @@ def _descriptions(message: str | None, errors) -> list[str]:
     if isinstance(errors, list) and errors:
         return [str(e) for e in errors]
     if isinstance(errors, dict) and errors:
-        # Field-level messages (intake rejections, smorest): "field: message".
-        out = []
-        for field, messages in errors.items():
-            for msg in (messages if isinstance(messages, list) else [messages]):
-                out.append(f"{field}: {msg}" if field not in ("_schema", "") else str(msg))
-        return out
+        # Field-level messages (intake rejections, smorest, the input guard): "field: message".
+        return [f"{field}: {msg}" if field else msg for field, msg in _flatten(errors)]
     return [message or "Requête invalide."]
+
+
+# Where a message was found (query string, form…): Open311 clients know the field by its own name.
+_LOCATIONS = {"json", "form", "query", "path", "headers", "files"}
+
+
+def _flatten(errors: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted field, message) pairs from nested field messages, without the location level."""
+    pairs = []
+    for field, value in errors.items():
+        name = prefix if field in ("_schema", "") or (not prefix and field in _LOCATIONS) else \
+            f"{prefix}.{field}" if prefix else str(field)
+        if isinstance(value, dict):
+            pairs.extend(_flatten(value, name))
+        else:
+            pairs.extend((name, str(msg)) for msg in (value if isinstance(value, list) else [value]))
+    return pairs
 
 
 def _format_of_path(path: str) -> str:

@@ -7,7 +7,7 @@ from typing import Callable
 
 from flask import Flask, request, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from models import db
@@ -68,7 +68,13 @@ def handle_database_unavailable(exc: Exception):
 
 def handle_unexpected(exc: Exception):
     db.session.rollback()
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    if isinstance(exc, DBAPIError):
+        # PostgreSQL's message may quote the value it refused (a description, a name): log the kind of error and
+        # its SQLSTATE, never the message (the engine already hides bound parameters: hide_parameters).
+        log.error("unhandled database error on %s %s: %s (SQLSTATE %s)", request.method, request.path,
+                  type(exc.orig).__name__, getattr(exc.orig, "sqlstate", None))
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
     return _render(500, InternalServerError.description, None)
 
 

@@ -1,53 +1,31 @@
 """Abuse limits: request rates per device and per IP (Flask-Limiter on Redis), a daily cap, report storms.
 
 The policy is one table (`POLICY`: endpoint → limits) applied here, so views stay thin and every limit
-is read in one place. Each limit string comes from `app.config` (defaults in `DEFAULTS`) and is read per
-request, so a deployment tunes them without code. A 429 goes through `service.platform.errors` like any other
-error (JSON shape under /api, Open311's format under /open311) and carries `Retry-After`.
+is read in one place. Each limit string is a setting (service.platform.config, with its default) read from
+`app.config` per request, so a deployment tunes them without code. A 429 goes through
+`service.platform.errors` like any other error (JSON shape under /api, Open311's format under /open311) and
+carries `Retry-After`.
 
-Redis down: limits are skipped (errors swallowed, short timeouts), never the report: an outage of the
-limiter must not refuse residents.
+Redis down: the rates are skipped (errors swallowed, short timeouts), never the report: an outage of the
+limiter must not refuse residents. The daily cap of reports per device does not depend on Redis: it counts the
+device's reports in PostgreSQL at intake (`check_daily_cap`), so it holds during an outage too.
+
+Who is counted: a device by a hash of its token; an address by itself, IPv6 by its /64 (one subscriber's whole
+prefix); an Open311 partner by its key only once the key is known and active (any other `api_key` value is counted
+with the anonymous requests of its address).
 """
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from models import EventType, Report, ReportEvent, db
-
-DEFAULTS = {
-    # Mobile networks put many residents behind one address (CGNAT): IP limits are looser than device ones.
-    "RATELIMIT_REGISTRATION_PER_IP": "20 per minute;200 per hour",
-    # Every intake request of a device, valid or not, and of an address.
-    "RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE": "60 per minute",
-    "RATELIMIT_INTAKE_PER_IP": "120 per minute;1000 per hour",
-    # Reports actually created by a device (a replayed Idempotency-Key or a 422 costs nothing here).
-    "RATELIMIT_REPORTS_PER_DEVICE": "6 per minute;30 per hour",
-    # Photos actually stored for a device (each photo counts one).
-    "RATELIMIT_PHOTOS_PER_DEVICE": "30 per hour",
-    "RATELIMIT_FEEDBACK_PER_DEVICE": "10 per minute;30 per hour",
-    "RATELIMIT_FEEDBACK_PER_IP": "60 per minute",
-    # Open311: partners are limited by api_key; anonymous readers by address.
-    "RATELIMIT_OPEN311_WRITE_PER_KEY": "60 per minute;2000 per day",
-    "RATELIMIT_OPEN311_READ_PER_KEY": "600 per minute",
-    "RATELIMIT_OPEN311_READ_PER_IP": "120 per minute",
-    "RATELIMIT_OPEN311_WRITE_PER_IP": "30 per minute",
-    # A storm: this many reports (the new one included) from one device within the radius and window.
-    "STORM_REPORTS": 4,
-    "STORM_RADIUS_M": 150,
-    "STORM_WINDOW_MIN": 60,
-    # Flask-Limiter itself.
-    "RATELIMIT_KEY_PREFIX": "proxima-limits",
-    # Fixed windows: one INCR per counted request (a moving window costs a sorted set per key and request).
-    "RATELIMIT_STRATEGY": "fixed-window",
-    "RATELIMIT_HEADERS_ENABLED": True,
-    "RATELIMIT_SWALLOW_ERRORS": True,
-    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-}
+from service.accounts import partners
 
 MESSAGE = "Trop de requêtes : réessayez plus tard."
 DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet appareil. En cas d'urgence, "
@@ -56,9 +34,22 @@ DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet a
 
 # --- who is counted ---------------------------------------------------------------------------------------
 
+def address_bucket(remote_addr: str | None) -> str:
+    """An IPv4 address as it is; an IPv6 address by its /64, which one subscriber holds whole."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return remote_addr or "unknown"
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def by_ip() -> str:
     # With ProxyFix configured (service.platform.security), remote_addr is the client, not the load balancer.
-    return "ip:" + (request.remote_addr or "unknown")
+    return "ip:" + address_bucket(request.remote_addr)
 
 
 def by_device() -> str:
@@ -69,16 +60,34 @@ def by_device() -> str:
     return "device:" + hashlib.sha256(token.strip().encode()).hexdigest()[:32]
 
 
+_PARTNER_KEY = "proxima.limits.partner_key_id"
+
+
+def partner_key_id() -> int | None:
+    """The id of the active Open311 key the request carries, or None (no key, unknown or revoked: anonymous).
+
+    Looked up once per request (kept in the request's environ): a random `api_key` must not open a bucket of its
+    own.
+    """
+    if _PARTNER_KEY not in request.environ:
+        secret = request.args.get("api_key") or (request.form.get("api_key") if request.method == "POST" else None)
+        key = partners.active_key(secret)
+        request.environ[_PARTNER_KEY] = key.id if key is not None else None
+    return request.environ[_PARTNER_KEY]
+
+
 def by_api_key() -> str:
-    """Open311 partner key (hashed) from the query string or the form; none → counted by address."""
-    key = request.args.get("api_key") or (request.form.get("api_key") if request.method == "POST" else None)
-    if not key:
-        return by_ip()
-    return "apikey:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    """A known, active Open311 partner key; otherwise counted by address."""
+    key_id = partner_key_id()
+    return f"apikey:{key_id}" if key_id is not None else by_ip()
 
 
 def has_api_key() -> bool:
-    return bool(request.args.get("api_key") or (request.method == "POST" and request.form.get("api_key")))
+    return partner_key_id() is not None
+
+
+def is_read() -> bool:
+    return request.method in ("GET", "HEAD")
 
 
 # --- when a request costs something -----------------------------------------------------------------------
@@ -118,8 +127,6 @@ INTAKE_APP = [
     Rule("RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE", by_device),
     Rule("RATELIMIT_INTAKE_PER_IP", by_ip),
     Rule("RATELIMIT_REPORTS_PER_DEVICE", by_device, deduct_when=report_created),
-    Rule("REPORTS_PER_DEVICE_PER_DAY", by_device, deduct_when=report_created, message=DAILY_CAP_MESSAGE,
-         per="day"),
     Rule("RATELIMIT_PHOTOS_PER_DEVICE", by_device, deduct_when=report_created, cost=photo_count,
          exempt_when=without_photos),
 ]
@@ -132,9 +139,17 @@ OPEN311_WRITE = [
     Rule("RATELIMIT_OPEN311_WRITE_PER_IP", by_ip),
 ]
 
-# Endpoint → limits. An endpoint missing from the app (a blueprint not registered) is skipped.
+SPATIAL_READ = [Rule("RATELIMIT_SPATIAL_READ_PER_IP", by_ip)]
+
+# Endpoint → limits. An endpoint missing from the app (a blueprint not registered) is skipped. Every endpoint
+# that answers without authentication and reaches the database is here; the rest without a token are static
+# (the residents' app shell, the API document) or probes.
 POLICY: dict[str, list[Rule]] = {
     "devices.register_device": [Rule("RATELIMIT_REGISTRATION_PER_IP", by_ip)],
+    "categories.list_categories": [Rule("RATELIMIT_PUBLIC_READ_PER_IP", by_ip)],
+    "coverage.coverage": SPATIAL_READ,
+    "communes.commune_outlines": SPATIAL_READ,
+    "console.login": [Rule("RATELIMIT_CONSOLE_LOGIN_PER_IP", by_ip, exempt_when=is_read)],
     "reports.create_report": INTAKE_APP,
     "feedback.create_feedback": [Rule("RATELIMIT_FEEDBACK_PER_DEVICE", by_device),
                                  Rule("RATELIMIT_FEEDBACK_PER_IP", by_ip)],
@@ -151,8 +166,6 @@ POLICY: dict[str, list[Rule]] = {
 
 def init_app(app: Flask) -> None:
     """Bind the limiter to Redis and wrap the endpoints of `POLICY` (call after the blueprints)."""
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
     # One limiter per app: its registry of limits belongs to that app's view functions.
     limiter = Limiter(key_func=by_ip)
     limiter.init_app(app)
@@ -188,9 +201,9 @@ def flag_if_storm(report: Report, now: datetime) -> bool:
     if report.device_id is None:
         return False
     config = current_app.config
-    window = timedelta(minutes=config.get("STORM_WINDOW_MIN", DEFAULTS["STORM_WINDOW_MIN"]))
-    radius = config.get("STORM_RADIUS_M", DEFAULTS["STORM_RADIUS_M"])
-    threshold = config.get("STORM_REPORTS", DEFAULTS["STORM_REPORTS"])
+    window = timedelta(minutes=config["STORM_WINDOW_MIN"])
+    radius = config["STORM_RADIUS_M"]
+    threshold = config["STORM_REPORTS"]
     nearby = db.session.execute(_NEARBY_FROM_SAME_DEVICE, {
         "id": report.id, "device": report.device_id, "since": now - window, "radius": radius}).scalar_one()
     if nearby + 1 < threshold:
@@ -204,3 +217,26 @@ def flag_if_storm(report: Report, now: datetime) -> bool:
         data={"rule": "storm", "reports_nearby": nearby, "radius_m": radius,
               "window_min": int(window.total_seconds() // 60)}))
     return True
+
+
+# --- the daily cap ----------------------------------------------------------------------------------------
+
+class DailyCapReached(Exception):
+    """The device has sent its REPORTS_PER_DEVICE_PER_DAY reports in the last 24 hours."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(DAILY_CAP_MESSAGE)
+        self.retry_after_s = retry_after_s
+
+
+def check_daily_cap(device_id, now: datetime) -> None:
+    """Refuse a device's report beyond its daily cap, counted in PostgreSQL (reports created, replays excluded),
+    so the cap holds while the limiter's Redis is away. Off with the other limits (RATELIMIT_ENABLED)."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return
+    since = now - timedelta(days=1)
+    count, oldest = db.session.execute(select(func.count(), func.min(Report.received_at)).where(
+        Report.device_id == device_id, Report.received_at > since)).one()
+    if count >= config["REPORTS_PER_DEVICE_PER_DAY"]:
+        raise DailyCapReached(max(1, int((oldest - since).total_seconds()) + 1))

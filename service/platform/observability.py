@@ -5,13 +5,13 @@
 - Log lines are JSON objects on stderr (LOG_FORMAT=text for humans); e-mail addresses, phone numbers,
   bearer secrets, API keys and push tokens are masked before anything is written.
 - `/metrics` (Prometheus text format, private networks only): request latency, intake outcomes, queue
-  depth, push outcomes. Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (see
-  docs/operations.md) and each worker's samples are merged at scrape time.
+  depth, push outcomes. Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR in the environment
+  (see docs/operations.md): prometheus_client reads it too, so each worker writes its samples there, and they
+  are merged at scrape time.
 """
 import ipaddress
 import json
 import logging
-import os
 import re
 import time
 import uuid
@@ -19,15 +19,14 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, has_request_context, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
-                               generate_latest)
+                               generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
+from rq import Queue, get_current_job
+from sqlalchemy import text
 
-DEFAULTS = {
-    "LOG_FORMAT": "json",  # json | text
-    "LOG_LEVEL": "INFO",
-    # Who may read /metrics (the scraper's address, after ProxyFix).
-    "METRICS_ALLOWED_NETWORKS": ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
-}
+from models import db
+from service.platform.config import read_setting
+from service.platform.redis_client import get_redis
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -104,7 +103,6 @@ class JsonFormatter(logging.Formatter):
 
 def _current_job():
     try:
-        from rq import get_current_job
         return get_current_job()
     except Exception:  # outside a worker, or Redis unreachable
         return None
@@ -178,9 +176,6 @@ class BacklogCollector:
         self.app = app
 
     def collect(self):
-        from sqlalchemy import text
-        from models import db
-        from service.platform.redis_client import get_redis
         queue_depth = GaugeMetricFamily("proxima_queue_depth", "Tâches en attente par file RQ", labels=["queue"])
         notifications = GaugeMetricFamily(
             "proxima_push_notifications", "Notifications de la file sortante par état (créées depuis 24 h)",
@@ -188,7 +183,6 @@ class BacklogCollector:
         up = GaugeMetricFamily("proxima_backend_up", "Dépendance joignable lors de la collecte", labels=["backend"])
         with self.app.app_context():
             try:
-                from rq import Queue
                 connection = get_redis()
                 for name in ("push", "default", "maintenance"):
                     queue_depth.add_metric([name], Queue(name, connection=connection).count)
@@ -219,8 +213,7 @@ bp = Blueprint("observability", __name__)
 def metrics():
     if not _allowed(request.remote_addr):
         abort(404)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    if current_app.config["PROMETHEUS_MULTIPROC_DIR"]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(current_app.extensions["proxima_backlog"])
@@ -239,8 +232,7 @@ def _allowed(address: str | None) -> bool:
 
 def child_exit(server, worker) -> None:
     """gunicorn hook (`child_exit`) for multi-process metrics: forget a dead worker's live gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    if read_setting("PROMETHEUS_MULTIPROC_DIR"):  # the gunicorn master has no application
         multiprocess.mark_process_dead(worker.pid)
 
 
@@ -276,8 +268,6 @@ def _finish_request(response):
 
 
 def init_app(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
     configure_logging(app)
     backlog = BacklogCollector(app)
     registry = CollectorRegistry()

@@ -1,6 +1,6 @@
 """Monthly partitions of report_events (by `at`) and notifications (by `created_at`), created ahead.
 
-Migration 0010 partitions both tables by calendar month (UTC) and adds a DEFAULT partition, so a write never
+Migration 0011 partitions both tables by calendar month (UTC) and adds a DEFAULT partition, so a write never
 fails for want of a partition. `ensure_partitions()` (daily job workers.maintenance.create_partitions) creates
 this month's and the next MONTHS_AHEAD months' partitions; rows that reached the DEFAULT partition for one of
 those months (the job did not run for months) are moved into it in the same transaction.

@@ -1,4 +1,4 @@
-"""Security headers on every response, proxy awareness (ProxyFix) and cookie flags.
+"""Security headers on every response and proxy awareness (ProxyFix); cookie flags: service.platform.config.
 
 Pages (the console, its dashboard, the API documentation) get a Content-Security-Policy without inline
 scripts; JSON and XML answers get a policy that allows nothing at all. Every answer refuses framing, MIME
@@ -9,16 +9,6 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-DEFAULTS = {
-    # Number of trusted proxies that set X-Forwarded-For / -Proto / -Host in front of gunicorn (0 = none).
-    "PROXY_FIX_X_FOR": 0,
-    "PROXY_FIX_X_PROTO": 0,
-    "PROXY_FIX_X_HOST": 0,
-    "HSTS_MAX_AGE_S": 63072000,  # two years, the preload-list minimum is one
-    # URL prefixes serving HTML pages (the rest is JSON or XML).
-    "CSP_PAGE_PREFIXES": ("/console", "/api/v1/docs"),
-}
 
 # Nothing loads, nothing frames: for API answers (a JSON body opened in a browser renders nothing active).
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -44,6 +34,21 @@ def page_policy(tile_url: str | None) -> str:
         "form-action 'self'",
         "frame-ancestors 'none'",
     ]
+    return "; ".join(directives)
+
+
+# The residents' app (service.residents): it asks for the position, shows photos as blob: previews before upload
+# and, where FCM web push is configured, registers with Google's installation and push registration services.
+RESIDENTS_PERMISSIONS = "camera=(), microphone=(), geolocation=(self), payment=()"
+FCM_WEB_ORIGINS = ("https://firebaseinstallations.googleapis.com", "https://fcmregistrations.googleapis.com")
+
+
+def residents_page_policy(tile_url: str | None, fcm_web: bool) -> str:
+    """The pages' policy, plus blob: images and, with FCM web push, its two origins to connect to."""
+    extra = {"img-src": ["blob:"], "connect-src": list(FCM_WEB_ORIGINS) if fcm_web else []}
+    directives = []
+    for directive in page_policy(tile_url).split("; "):
+        directives.append(" ".join([directive, *extra.get(directive.split(" ", 1)[0], [])]))
     return "; ".join(directives)
 
 
@@ -85,13 +90,8 @@ def set_security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    """Trust the proxies counted by PROXY_FIX_X_* and add the security headers to every response."""
     hops = {name: int(app.config[f"PROXY_FIX_X_{name.upper()}"]) for name in ("for", "proto", "host")}
     if any(hops.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"], x_host=hops["host"])
-    # Session cookies: never readable by scripts, not sent on cross-site posts. Secure comes from
-    # SESSION_COOKIE_SECURE (true behind TLS, see .env.example): plain-HTTP development would lose the session.
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.after_request(set_security_headers)

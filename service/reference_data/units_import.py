@@ -27,6 +27,7 @@ from shapely.validation import explain_validity
 from sqlalchemy import select, text
 
 from models import Category, Unit, db
+from service.platform.input_guard import json_problems, load_json
 from service.reports.hours import DAY_KEYS, service_hours_problems
 
 KINDS = ("police_nationale", "gendarmerie", "police_municipale")
@@ -179,7 +180,7 @@ def parse_units_file(path: str) -> list[_Candidate]:
     """Read and validate everything that needs no database; raises UnitsImportError listing every problem."""
     try:
         with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+            document = load_json(handle.read())
     except OSError as exc:
         raise UnitsImportError([f"cannot read {path}: {exc.strerror or exc}"]) from exc
     except UnicodeDecodeError as exc:
@@ -187,12 +188,17 @@ def parse_units_file(path: str) -> list[_Candidate]:
     except json.JSONDecodeError as exc:
         raise UnitsImportError([f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) \
             from exc
+    except ValueError as exc:  # nested deeper than the parser goes
+        raise UnitsImportError([f"{path}: {exc}"]) from exc
     return validate_feature_collection(document)
 
 
 def validate_feature_collection(document) -> list[_Candidate]:
     if not isinstance(document, dict):
         raise UnitsImportError(["the file must contain a GeoJSON FeatureCollection object"])
+    unsafe = json_problems(document)
+    if unsafe:  # names and codes end up in the console, the dashboard and its CSV export
+        raise UnitsImportError(_flatten(unsafe))
     try:
         collection = FeatureCollectionSchema().load(document)
     except ValidationError as exc:

@@ -37,6 +37,21 @@ def is_open(service_hours: dict | None, at: datetime) -> bool:
     return False
 
 
+DAY_LABELS_FR = {"mon": "lun", "tue": "mar", "wed": "mer", "thu": "jeu", "fri": "ven", "sat": "sam", "sun": "dim"}
+
+
+def describe_fr(service_hours: dict | None) -> str:
+    """Opening hours in a few words for a list: "24 h/24", or "lun 07:00-20:00, …, dim fermé"."""
+    if service_hours is None:
+        return "24 h/24"
+    parts = []
+    for day in DAY_KEYS:
+        ranges = service_hours.get(day) or []
+        hours = " et ".join(f"{start}-{end}" for start, end in ranges) or "fermé"
+        parts.append(f"{DAY_LABELS_FR[day]} {hours}")
+    return ", ".join(parts)
+
+
 def local_hhmm(at: datetime) -> str:
     return at.astimezone(PARIS).strftime("%H:%M")
 

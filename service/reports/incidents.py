@@ -1,4 +1,10 @@
-"""Incidents: reports of the same category close in space and time are one incident (duplicates)."""
+"""Incidents: reports of the same category close in space and time, handled by one unit, are one incident.
+
+An incident belongs to one unit (`Incident.unit_id`) and holds only that unit's reports: grouping is a unit's
+triage tool, and an incident spanning units would show each unit the other's report references, statuses and
+names. So a report joins only an incident of the unit it is routed to, officers merge only within a unit, and a
+report whose transfer is accepted leaves its incident (workflow.accept_transfer).
+"""
 from sqlalchemy import func, select, text
 
 from models import OPEN_STATUSES, OPEN_STATUSES_SQL, EventType, Incident, Report, ReportEvent, db
@@ -7,10 +13,10 @@ from service.accounts.scope import unit_in_scope
 from service.platform import clock
 from service.followup import notifications
 
-# The most recent open report of the same category within the category's radius and time window.
+# The most recent open report of the same category and unit within the category's radius and time window.
 _NEARBY_OPEN_REPORT = text("""
     SELECT id, incident_id FROM reports
-    WHERE category_code = :category
+    WHERE category_code = :category AND unit_id = :unit_id
       AND status IN {open_statuses}
       AND received_at >= :at - make_interval(mins => :window_min)
       AND location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
@@ -24,16 +30,17 @@ _COUNT_ONE_MORE = text("""
 """)
 
 
-def incident_for_new_report(category, lon: float, lat: float, at) -> int | None:
-    """The incident a report about to be written joins: that of a nearby open duplicate (counted one more), or
-    a new one grouping the duplicate when it had none. None when the report stands alone.
+def incident_for_new_report(category, unit_id: int, lon: float, lat: float, at) -> int | None:
+    """The incident a report about to be written joins: that of a nearby open duplicate handled by the same unit
+    (counted one more), or a new one grouping the duplicate when it had none. None when the report stands alone.
 
     Looked up before the report is inserted, so the report is written with its incident at once.
     """
     # Degrees of latitude per metre; longitude degrees are larger near the poles, so widen generously.
     radius_deg = category.duplicate_radius_m / 111_000 * 2
     row = db.session.execute(_NEARBY_OPEN_REPORT, {
-        "category": category.code, "at": at, "window_min": category.duplicate_window_min, "lon": lon, "lat": lat,
+        "category": category.code, "unit_id": unit_id, "at": at, "window_min": category.duplicate_window_min,
+        "lon": lon, "lat": lat,
         "radius_deg": radius_deg, "radius_m": category.duplicate_radius_m}).first()
     if row is None:
         return None
@@ -50,6 +57,10 @@ def incident_for_new_report(category, lon: float, lat: float, at) -> int | None:
 
 
 # --- Officers' corrections: merge a report into an incident, or split it out -------------------------------
+
+OTHER_UNIT = ("Seuls des signalements traités par la même unité peuvent être regroupés : transférez d'abord "
+              "le signalement.")
+
 
 class IncidentError(Exception):
     """A refused merge or split; `message` is French."""
@@ -74,7 +85,7 @@ def _check_scope(officer, *unit_ids) -> None:
         raise IncidentError("Signalement ou incident hors de votre périmètre.")
 
 
-def _detach(report: Report) -> Incident | None:
+def leave_incident(report: Report) -> Incident | None:
     """Remove `report` from its incident, keeping the incident's count and status right."""
     if report.incident_id is None:
         return None
@@ -107,7 +118,9 @@ def merge(report: Report, incident: Incident, officer) -> Incident:
         raise IncidentError("Ce signalement fait déjà partie de cet incident.")
     if report.category_code != incident.category_code:
         raise IncidentError("Seuls des signalements de même nature peuvent être regroupés.")
-    previous = _detach(report)
+    if report.unit_id != incident.unit_id:
+        raise IncidentError(OTHER_UNIT)
+    previous = leave_incident(report)
     report.incident_id = incident.id
     incident.last_report_at = max(incident.last_report_at, report.received_at)
     incident.first_report_at = min(incident.first_report_at, report.received_at)
@@ -129,6 +142,8 @@ def merge_reports(report: Report, other: Report, officer) -> Incident:
         raise IncidentError("Un signalement ne peut pas être fusionné avec lui-même.")
     if report.category_code != other.category_code:
         raise IncidentError("Seuls des signalements de même nature peuvent être regroupés.")
+    if report.unit_id != other.unit_id:
+        raise IncidentError(OTHER_UNIT)
     if other.incident_id is None:
         incident = Incident(category_code=other.category_code, unit_id=other.unit_id, location=other.location,
                             first_report_at=other.received_at, last_report_at=other.received_at, report_count=1)
@@ -148,7 +163,7 @@ def split(report: Report, officer) -> Incident:
     _check_scope(officer, report.unit_id)
     if report.incident_id is None:
         raise IncidentError("Ce signalement ne fait partie d'aucun incident.")
-    incident = _detach(report)
+    incident = leave_incident(report)
     _event(report, officer, EventType.SPLIT, {"incident_id": incident.id})
     db.session.commit()
     return incident

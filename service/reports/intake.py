@@ -91,17 +91,21 @@ class CheckedSubmission:
 def submit_report(submission: ReportSubmission) -> IntakeResult:
     """Accept a report, or raise IntakeRejected having written nothing. Commits once, on success.
 
-    The steps: replay an Idempotency-Key already used → validate → route → join an incident → build the report →
-    write its events and contact → hold it if it is part of a storm → queue the intake push → commit.
+    The steps: replay an Idempotency-Key already used → the device's daily cap (limits.DailyCapReached) → validate
+    → route → join an incident → build the report → write its events and contact → hold it if it is part of a storm
+    → queue the intake push → commit.
     """
     if submission.idempotency_key:
         replay = _replay(submission)
         if replay is not None:
             return replay
     now = clock.now()
+    if submission.device is not None:
+        limits.check_daily_cap(submission.device.id, now)
     checked = _validate(submission, now)
     placement = _route(submission, checked.category, now)
-    incident_id = incident_for_new_report(checked.category, submission.lon, submission.lat, now)
+    incident_id = incident_for_new_report(checked.category, placement.decision.unit.id, submission.lon, submission.lat,
+                                          now)
     report = _build_report(submission, checked, placement, incident_id, now)
     routed = _write_events(report, submission.source, placement, now)
     _write_contact(report, submission.contact)

@@ -1,4 +1,9 @@
-"""Photo checks: real decoding with Pillow, decompression-bomb guard, re-encoding without EXIF/GPS."""
+"""Photo checks: real decoding of JPEG and PNG only, pixel bound, re-encoding that keeps the pixels and nothing else.
+
+Bounds: an upload is at most PHOTO_MAX_BYTES, decodes to at most MAX_PIXELS (about 160 MB of RGBA in memory while
+it is re-encoded) and is stored at most MAX_SIDE pixels on its longest side. Every metadata block (EXIF with GPS,
+XMP, ICC profile, JPEG comments, PNG text chunks) is dropped.
+"""
 import io
 import warnings
 from dataclasses import dataclass
@@ -9,7 +14,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 40_000_000
 # Longest side kept after re-encoding: enough for an officer, light for the database.
 MAX_SIDE = 2560
+# What phones send. Only these parsers ever see an upload: Pillow would otherwise try every format it knows.
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+PARSED_FORMATS = tuple(ACCEPTED_FORMATS)
 
 
 class PhotoRejected(ValueError):
@@ -33,29 +40,39 @@ def clean_photo(raw: bytes, max_bytes: int) -> CleanPhoto:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as probe:
+            with Image.open(io.BytesIO(raw), formats=PARSED_FORMATS) as probe:
                 kind = probe.format
-                if kind not in ACCEPTED_FORMATS:
-                    raise PhotoRejected("Seules les photos JPEG et PNG sont acceptées.")
                 if probe.width * probe.height > MAX_PIXELS:
                     raise PhotoRejected("Image trop grande (dimensions).")
                 probe.verify()
-            with Image.open(io.BytesIO(raw)) as image:
+            with Image.open(io.BytesIO(raw), formats=PARSED_FORMATS) as image:
                 image.load()
                 # Apply the EXIF orientation before the metadata is dropped.
                 image = ImageOps.exif_transpose(image)
                 image.thumbnail((MAX_SIDE, MAX_SIDE))
+                pixels = _pixels_only(image, kind)
                 out = io.BytesIO()
                 if kind == "JPEG":
-                    image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+                    pixels.save(out, "JPEG", quality=85, optimize=True)
                 else:
-                    if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
-                        image = image.convert("RGBA")
-                    image.save(out, "PNG", optimize=True)
-                return CleanPhoto(out.getvalue(), ACCEPTED_FORMATS[kind], image.width, image.height)
+                    pixels.save(out, "PNG", optimize=True)
+                return CleanPhoto(out.getvalue(), ACCEPTED_FORMATS[kind], pixels.width, pixels.height)
     except PhotoRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRejected("Image trop grande (dimensions).")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except UnidentifiedImageError:
+        raise PhotoRejected("Fichier illisible : seules les photos JPEG et PNG sont acceptées.")
+    except (OSError, SyntaxError, ValueError):
         raise PhotoRejected("Fichier illisible : ce n'est pas une image JPEG ou PNG valide.")
+
+
+def _pixels_only(image: Image.Image, kind: str) -> Image.Image:
+    """A new image holding the pixels and nothing else.
+
+    Pillow carries `image.info` (JPEG comment, XMP, ICC profile, EXIF, PNG text chunks) through `convert()` and
+    writes parts of it back on save; an image rebuilt from raw pixels has no metadata to write.
+    """
+    if kind == "JPEG" or image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGB" if kind == "JPEG" or "transparency" not in image.info else "RGBA")
+    return Image.frombytes(image.mode, image.size, image.tobytes())

@@ -64,9 +64,13 @@ class NoCompetentUnit(Exception):
     """Units cover the point but none is competent for the category."""
 
 
+def is_competent(kind: str, categories, category_code: str, forces) -> bool:
+    """A unit of this force and category list may handle reports of this category (routing and transfers)."""
+    return kind in forces and (categories is None or category_code in categories)
+
+
 def decide(candidates: list[UnitCandidate], category_code: str, forces: list[str], at: datetime) -> RoutingDecision:
-    competent = [u for u in candidates
-                 if u.kind in forces and (u.categories is None or category_code in u.categories)]
+    competent = [u for u in candidates if is_competent(u.kind, u.categories, category_code, forces)]
     if not competent:
         raise NoCompetentUnit(category_code)
     closed: list[UnitCandidate] = []
@@ -135,7 +139,7 @@ def _candidate(row) -> UnitCandidate:
 
 def _index():
     """The process's in-memory index when ROUTING_INDEX is "memory" (default), else None (PostGIS only)."""
-    if current_app.config.get("ROUTING_INDEX", "memory") != "memory":
+    if current_app.config["ROUTING_INDEX"] != "memory":
         return None
     index = current_app.extensions.get("spatial_index")
     if index is None:

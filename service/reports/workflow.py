@@ -17,6 +17,7 @@ from service.accounts.scope import unit_in_scope
 from service.platform import clock
 from service.followup import notifications
 from service.reports import incidents
+from service.reports.routing import is_competent
 
 RECEIVED, ACKNOWLEDGED, DISPATCHED, RESOLVED, CLOSED, REJECTED = (s.value for s in ReportStatus)
 OPEN = frozenset(OPEN_STATUSES)
@@ -253,22 +254,29 @@ def transfer(report: Report, officer: Officer, target_unit: Unit, reason: str) -
         raise InvalidInput("Choisissez une unité destinataire qui reçoit des signalements.")
     if target_unit.id == report.unit_id:
         raise InvalidInput("Le signalement est déjà traité par cette unité.")
+    if not is_competent(target_unit.kind, target_unit.categories, report.category_code, report.category.forces):
+        raise InvalidInput("Cette unité n'est pas compétente pour cette nature de signalement.")
     return _run(report, officer, Action.TRANSFER, text=reason, target_unit_id=target_unit.id,
                 data={"from_unit_id": report.unit_id},
                 mutate=lambda r: setattr(r, "pending_transfer_unit_id", target_unit.id))
 
 
 def accept_transfer(report: Report, officer: Officer, text: str | None = None) -> ReportEvent:
+    """The receiving unit takes the report in charge; it leaves its incident, which stays with the sending unit."""
     officer_id = getattr(officer, "officer", officer).id
     from_unit_id, to_unit_id = report.unit_id, report.pending_transfer_unit_id
+    data = {"from_unit_id": from_unit_id}
+    if report.incident_id is not None:
+        data["left_incident_id"] = report.incident_id
 
     def take_over(r: Report) -> None:
+        incidents.leave_incident(r)
         r.unit_id = to_unit_id
         r.pending_transfer_unit_id = None
         r.assigned_officer_id = officer_id
 
     return _run(report, officer, Action.ACCEPT_TRANSFER, text=_clean_text(text, False, "Le commentaire"),
-                target_unit_id=to_unit_id, data={"from_unit_id": from_unit_id}, mutate=take_over)
+                target_unit_id=to_unit_id, data=data, mutate=take_over)
 
 
 def decline_transfer(report: Report, officer: Officer, reason: str) -> ReportEvent:
@@ -346,7 +354,11 @@ def act_on_incident(incident: Incident, officer: Officer, action: Action, **kwar
     if action is Action.RESOLVE and (not outcome_code or db.session.get(OutcomeCode, outcome_code) is None):
         raise InvalidInput("Choisissez une issue valide.")
     officer_model = getattr(officer, "officer", officer)
-    reports = db.session.scalars(select(Report).where(Report.incident_id == incident.id).order_by(Report.id)).all()
+    # Only the officer's own reports: a refusal listed for another unit's report would name it.
+    reports = [report for report in db.session.scalars(
+        select(Report).where(Report.incident_id == incident.id).order_by(Report.id))
+        if unit_in_scope(officer_model, report.unit_id)
+        or unit_in_scope(officer_model, report.pending_transfer_unit_id)]
     events, skipped, queued = [], [], []
     try:
         for report in reports:

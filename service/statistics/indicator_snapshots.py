@@ -1,13 +1,12 @@
 """Long-period national dashboard views, computed ahead by a job and served as stored.
 
-The live dashboard (service.statistics.indicators.dashboard_data)
-computes a month of national reports in about 100 ms on
-this machine, and a long view from the reports kept in the process (service.statistics.indicator_store) in 0.1–0.3 s
-for 0.5–1 million reports. The period presets of the national view over 90 days and 12 months, with or without
-one category, are what supervisors open most: those are materialised in `indicator_snapshots` every
-SNAPSHOT_INTERVAL_S (workers.indicators.refresh_indicator_snapshots, one job per view so that pushes are not
-held up; also `flask indicators snapshots`) and served in a few milliseconds, each with the "as of" time it was
-computed from, which the page shows.
+The live dashboard (service.statistics.dashboard_figures.dashboard_data) computes a long view from the reports kept
+in the process (service.statistics.frame_store), which still takes long at a national scale (bench/README.md B4).
+The period presets of the national view over 90 days and 12 months, with or without one category, are what
+supervisors open most: those are materialised in `indicator_snapshots` every SNAPSHOT_INTERVAL_S
+(workers.indicators.refresh_indicator_snapshots, one job per view so that pushes are not held up; also
+`flask indicators snapshots`) and served as stored, each with the "as of" time it was computed from, which the
+page shows.
 
     served_dashboard_data(f) -> dict     # the stored view when one matches f exactly and is fresh, else live (cached)
     store_snapshot(f) -> int             # compute and store one long view (one job each in the worker)
@@ -23,8 +22,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from models import Category, IndicatorSnapshot, db
 from service.platform import clock
-from service.statistics import indicator_store, indicators
-from service.statistics.indicators import IndicatorFilters
+from service.statistics import dashboard_figures, frame_store
+from service.statistics.filters import IndicatorFilters
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +54,25 @@ def long_views(today: date | None = None) -> list[IndicatorFilters]:
 
 def served_dashboard_data(f: IndicatorFilters) -> dict:
     """What the dashboard shows for these filters: the stored view if it matches and is fresh, else computed."""
-    indicator_store.warm_in_background()  # for the long custom views that may follow
+    frame_store.warm_in_background()  # for the long custom views that may follow
     key = snapshot_key(f)
     if key is not None:
         row = db.session.execute(
             select(IndicatorSnapshot.payload, IndicatorSnapshot.computed_at).where(IndicatorSnapshot.key == key)
         ).first()
         if row is not None and row.computed_at >= clock.now() - SNAPSHOT_MAX_AGE:
-            data = json.loads(row.payload, object_hook=indicators.json_object_hook)
+            data = json.loads(row.payload, object_hook=dashboard_figures.json_object_hook)
             data["snapshot"] = {"computed_at": row.computed_at}
             return data
-    return indicators.cached_dashboard_data(f)
+    return dashboard_figures.cached_dashboard_data(f)
 
 
 def store_snapshot(f: IndicatorFilters) -> int:
     """Compute one long view and store it (replacing the previous one); returns the milliseconds it took."""
     t0 = time.monotonic()
-    data = indicators.dashboard_data(f)
+    data = dashboard_figures.dashboard_data(f)
     db.session.rollback()  # end the read transaction (and its SET LOCAL) before writing
-    values = {"payload": json.dumps(data, default=indicators.json_default), "as_of": data["summary"]["as_of"],
+    values = {"payload": json.dumps(data, default=dashboard_figures.json_default), "as_of": data["summary"]["as_of"],
               "computed_at": clock.now(), "duration_ms": round((time.monotonic() - t0) * 1000)}
     db.session.execute(insert(IndicatorSnapshot).values(key=snapshot_key(f), **values)
                        .on_conflict_do_update(index_elements=["key"], set_=values))

@@ -4,6 +4,7 @@ import json
 from sqlalchemy import text
 
 from models import db
+from service.statistics.report_clocks import refresh_territories
 
 
 class TerritoryImportError(ValueError):
@@ -55,6 +56,5 @@ def import_territories(geojson: dict, kind: str = "overlay", code_property: str 
             raise TerritoryImportError(
                 f"Territoire « {code} » : géométrie invalide ({exc.__class__.__name__}).") from exc
     db.session.commit()
-    from service.statistics.indicators import refresh_territories
     refresh_territories()
     return {"created": len(set(codes) - existing), "updated": len(existing)}

@@ -6,54 +6,16 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import Report, db
-from tests.integration.console_support import LYON_2E, PASSWORD, make_officer, make_report, unit
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, console_login as _login  # noqa: F401 (constants)
+from tests.integration.console_support import LYON_2E, make_officer, make_report, unit
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(autouse=True)
 def fast_queue_polling(app, monkeypatch):
     """The queue polls every second instead of fifteen, so new arrivals show up quickly."""
     monkeypatch.setitem(app.config, "CONSOLE_POLL_MS", 1000)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for this module, closed before any other module starts its own Playwright."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def new_page(browser):
-    """Factory of pages, each in its own context (its own cookies: one officer per context)."""
-    contexts, script_errors = [], []
-
-    def make():
-        context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
-        context.set_default_timeout(15000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: script_errors.append(str(exc)))
-        return page
-    yield make
-    for context in contexts:
-        context.close()
-    assert not script_errors, script_errors
-
-
-def _login(page, base_url, email):
-    page.goto(f"{base_url}/console/login")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_role("heading", name="File des signalements")).to_be_visible()
 
 
 def test_triage_from_queue_to_resolution(live_server, new_page):

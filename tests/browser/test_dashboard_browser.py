@@ -6,7 +6,7 @@ from sqlalchemy import select, text
 
 from models import Unit, db
 from service.accounts import officers
-from service.statistics.indicators import refresh_indicator_views
+from service.statistics.report_clocks import refresh_indicator_views
 from tests.integration.indicator_factory import make_report
 from service.platform import clock as service_clock
 

@@ -123,7 +123,7 @@ def test_the_dashboard_report_list_and_export_read_the_replica_within_the_lag_bo
     with replay_paused(primary, replica) as paused_at:
         reference = _intake(base, resident, token)
         with app.app_context():  # the worker's refresh, done now: the report enters the dashboard's table
-            from service.statistics.indicators import refresh_indicator_views
+            from service.statistics.report_clocks import refresh_indicator_views
             refresh_indicator_views()
         listed = console.get(base + "/console/tableau-de-bord/signalements", timeout=60)
         exported = console.get(base + "/console/tableau-de-bord/export.csv", timeout=60)

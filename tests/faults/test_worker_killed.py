@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from models import Notification, PushToken, db
-from service.followup.push import SEND_THREADS
 from service.followup import notifications
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
@@ -76,4 +75,4 @@ def test_sigkill_mid_push_delivers_each_message_exactly_once(push_app, push_db, 
     never = {f"tok-kill-{i}" for i in range(COUNT)} - set(received)
     assert never <= unknown, (f"{received_before_kill} received before the kill; never delivered and not in "
                               f"flight: {sorted(never - unknown)}")
-    assert len(unknown) <= SEND_THREADS
+    assert len(unknown) <= push_app.config["PUSH_SEND_THREADS"]

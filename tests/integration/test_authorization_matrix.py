@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from models import AuditEntry, Report, ReportEvent, db
+from models import AuditEntry, Incident, Report, ReportEvent, Unit, db
 from service.reports import workflow
 from service.console import queries
 from tests.instants import WEEKDAY_NIGHT
@@ -258,3 +258,120 @@ def test_api_authorization_matrix(app, db_session, role):
             assert _state(report.id) == before, f"{action}: refused yet the report changed"
     expected = {action: cells[role] for action, cells in API_EXPECTED.items() if action in actual}
     assert actual == expected
+
+
+# --- across units: transfers offered, incidents ------------------------------------------------------------------
+
+# The Paris 4e agent's unit is offered a transfer of a Lyon report. Until it accepts, it may read the report to
+# decide and write internal notes, nothing more: not the reporter's contact, not the unit in charge's actions.
+OFFERED = 409  # a workflow action that belongs to the unit in charge: refused, the report unchanged
+TRANSFER_OFFERED_EXPECTED = {
+    "report_page": 200, "photo": 200, "reveal_contact": HIDDEN, "acknowledge": OFFERED, "reject": OFFERED,
+    "note": DONE,
+}
+AFTER_ACCEPT_EXPECTED = {"report_page": 200, "reveal_contact": 200, "acknowledge": OFFERED, "note": DONE}
+AFTER_DECLINE_EXPECTED = {"report_page": HIDDEN, "photo": HIDDEN, "reveal_contact": HIDDEN, "note": HIDDEN}
+
+
+def _offered_to_paris(where=LYON_2E) -> Report:
+    """A Lyon report (with photo and contact) whose unit offers a transfer to the Paris 4e commissariat."""
+    report, _ = _reports(where, with_incident=False)
+    workflow.transfer(report, _helper_admin(), unit("PN-75104"), "Le requérant parle d'un fait parisien.")
+    db.session.commit()
+    return report
+
+
+def _cells(client, report, expected: dict) -> dict:
+    actual = {}
+    for action in expected:
+        before = _state(report.id)
+        status = _console_action(client, action, report, None)
+        actual[action] = status
+        if status >= 300 and status != DONE:
+            assert _state(report.id)[:4] == before[:4], f"{action}: refused yet the report changed"
+    return actual
+
+
+def test_a_unit_offered_a_transfer_sees_the_report_but_not_the_reporter(app, db_session):
+    _helper_admin()
+    client = new_client(app)
+    make_officer("agent.offered@interieur.gouv.fr", "agent", "PN-75104")
+    assert login(client, "agent.offered@interieur.gouv.fr").status_code == 302
+    report = _offered_to_paris()
+    assert _cells(client, report, TRANSFER_OFFERED_EXPECTED) == TRANSFER_OFFERED_EXPECTED
+    refused = db.session.scalar(select(func.count()).select_from(AuditEntry)
+                                .where(AuditEntry.action == "report.contact.refused"))
+    assert refused == 1  # the attempt is in the audit log
+
+    assert _post(client, f"/console/reports/{report.id}/actions/accept_transfer", "accept_transfer").status_code \
+        == DONE
+    assert _cells(client, report, AFTER_ACCEPT_EXPECTED) == AFTER_ACCEPT_EXPECTED
+
+    declined = _offered_to_paris((LYON_2E[0] + 0.01, LYON_2E[1]))
+    assert _post(client, f"/console/reports/{declined.id}/actions/decline_transfer", "decline_transfer",
+                 text="Pas chez nous.").status_code == 302
+    assert _cells(client, declined, AFTER_DECLINE_EXPECTED) == AFTER_DECLINE_EXPECTED
+
+
+def test_transfers_are_offered_only_to_competent_units(db_session):
+    report = make_report("point_de_deal", at=PARIS_4E)
+    offered = queries.transfer_targets(report)
+    assert offered and all(u.kind != "police_municipale" for u in offered)
+    municipale = db.session.scalar(select(Unit).where(Unit.kind == "police_municipale", Unit.active.is_(True)))
+    with pytest.raises(workflow.InvalidInput, match="pas compétente"):
+        workflow.transfer(report, _helper_admin(), municipale, "Essai")
+    assert db.session.get(Report, report.id).pending_transfer_unit_id is None
+
+
+def test_an_accepted_transfer_takes_the_report_out_of_its_incident(db_session):
+    first, second = _reports(PARIS_4E, with_incident=True)
+    incident_id = first.incident_id
+    assert incident_id is not None and second.incident_id == incident_id
+    lyon = db.session.get(Report, make_report("degradation", at=LYON_2E).id).unit_id
+    workflow.transfer(first, _helper_admin(), db.session.get(Unit, lyon), "Hors secteur")
+    workflow.accept_transfer(first, _helper_admin())
+    db.session.expire_all()
+    assert db.session.get(Report, first.id).incident_id is None
+    assert db.session.get(Incident, incident_id).report_count == db.session.scalar(
+        select(func.count()).select_from(Report).where(Report.incident_id == incident_id))
+    accepted = db.session.scalars(select(ReportEvent).where(ReportEvent.report_id == first.id,
+                                                            ReportEvent.type == "transfer_accepted")).one()
+    assert accepted.data["left_incident_id"] == incident_id
+
+
+def test_officers_cannot_merge_reports_of_two_units(db_session):
+    from service.reports import incidents
+    paris, _ = _reports(PARIS_4E, with_incident=False)
+    lyon = make_report("degradation", at=LYON_2E)
+    with pytest.raises(incidents.IncidentError, match="même unité"):
+        incidents.merge_reports(paris, lyon, _helper_admin())
+    assert db.session.get(Report, paris.id).incident_id != db.session.get(Report, lyon.id).incident_id or \
+        db.session.get(Report, lyon.id).incident_id is None
+
+
+def test_an_incident_spanning_two_units_shows_each_unit_only_its_own_reports(app, db_session):
+    """Incidents written before grouping kept to one unit may span two: each unit sees its reports and acts on
+    them, never the other unit's reference, and its own incident page never answers 404."""
+    paris, _ = _reports(PARIS_4E, with_incident=False)
+    lyon = make_report("degradation", at=LYON_2E)
+    incident = Incident(category_code="degradation", unit_id=lyon.unit_id, location=lyon.location,
+                        first_report_at=lyon.received_at, last_report_at=paris.received_at, report_count=2)
+    db.session.add(incident)
+    db.session.flush()
+    paris.incident_id = lyon.incident_id = incident.id
+    db.session.commit()
+    client = new_client(app)
+    make_officer("agent.mixed@interieur.gouv.fr", "agent", "PN-75104")
+    assert login(client, "agent.mixed@interieur.gouv.fr").status_code == 302
+    page = client.get(f"/console/incidents/{incident.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert paris.reference in html and lyon.reference not in html
+    assert lyon.reference not in client.get(f"/console/reports/{paris.id}").get_data(as_text=True)
+    response = _post(client, f"/console/incidents/{incident.id}/actions", "incident", action="acknowledge")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Report, paris.id).status == "acknowledged"
+    assert db.session.get(Report, lyon.id).status == "received"  # another unit's report: untouched, unnamed
+    followed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert lyon.reference not in followed

@@ -90,3 +90,19 @@ def test_lyon_and_paris_never_group(db_session):
     a = make_report("rodeo_motorise", at=PARIS_4E)
     b = make_report("rodeo_motorise", at=LYON_2E)
     assert a.incident_id is None and b.incident_id is None
+
+
+@pytest.mark.instant("2026-11-24T19:30:00+01:00")
+def test_the_same_nuisance_before_and_after_the_police_municipale_closes_makes_two_incidents(db_session, clock):
+    """19:30: the police municipale is open and takes the report; 20:30: the commissariat does. Same place and
+    category within the window, yet no incident: each unit sees only its own reports."""
+    evening = make_report("nuisance_sonore", at=PARIS_4E, description="Musique", answers={"source": "voie_publique"})
+    clock.advance(seconds=3600)
+    night = make_report("nuisance_sonore", at=PARIS_4E, description="Encore", answers={"source": "voie_publique"})
+    assert evening.unit_id != night.unit_id
+    assert evening.incident_id is None and night.incident_id is None
+    clock.advance(seconds=600)
+    later = make_report("nuisance_sonore", at=PARIS_4E, description="Toujours", answers={"source": "voie_publique"})
+    assert later.unit_id == night.unit_id and later.incident_id is not None and later.incident_id == \
+        db.session.get(type(night), night.id).incident_id
+    assert db.session.get(Incident, later.incident_id).unit_id == night.unit_id

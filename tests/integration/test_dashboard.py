@@ -8,7 +8,8 @@ from sqlalchemy import select, text
 
 from models import AuditEntry, Unit, db
 from service.platform.clock import PARIS
-from service.statistics.indicators import EXPORT_COLUMNS, refresh_indicator_views
+from service.statistics.report_clocks import refresh_indicator_views
+from service.statistics.report_rows import EXPORT_COLUMNS
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import make_report
 from service.platform import clock as service_clock
@@ -142,6 +143,17 @@ def test_export_quotes_fields_per_rfc4180(client, two_units):
     _, rows, body = _export(client, f"?unit_id={two_units['b'].id}")
     assert b'"Commissariat ""Centre"", secteur 1"' in body
     assert rows[0]["unit_name"] == 'Commissariat "Centre", secteur 1'
+
+
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x.example\",\"Centre\")", "+33 1 23", "-2+3", "@SUM(A1)",
+                                  "\tCentre"])
+def test_export_neutralises_formulas(client, two_units, name):
+    make_officer("admin4@example.fr", "admin", None)
+    login(client, "admin4@example.fr")
+    db.session.execute(text("UPDATE units SET name = :name WHERE id = :id"), {"name": name, "id": two_units["b"].id})
+    _, rows, _ = _export(client, f"?unit_id={two_units['b'].id}")
+    assert rows[0]["unit_name"] == "'" + name
+    assert rows[0]["resolve_min"] == "90.0"  # numbers are left as numbers
 
 
 def test_audit_page_shows_entries_and_detects_an_altered_row(client, two_units):

@@ -4,7 +4,9 @@ from sqlalchemy import select, update
 
 from models import Feedback, Report, ReportEvent, db
 from service.reports.feedback import FeedbackRefused, submit_feedback
-from service.statistics.indicators import IndicatorFilters, refresh_indicator_views, summary
+from service.statistics.filters import IndicatorFilters
+from service.statistics.reference_sql import summary
+from service.statistics.report_clocks import refresh_indicator_views
 from service.platform import clock as service_clock
 
 BODY = {"reactivite": 4, "courtoisie": 5, "information": 3, "comment": "Merci, patrouille passée vite."}

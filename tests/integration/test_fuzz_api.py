@@ -20,6 +20,10 @@ PLACES = [(48.8530, 2.3499), (45.7578, 4.8320), (43.2965, 5.3698), (47.2184, -1.
 CATEGORIES = ["rodeo_motorise", "nuisance_sonore", "point_de_deal", "violence_en_cours", "degradation",
               "depot_sauvage", "stationnement_genant", "autre", "regroupement_genant", "vehicule_abandonne"]
 REALISTIC = "realistic"
+HOSTILE = "hostile"
+# What a hostile or broken client slips into text: NUL (PostgreSQL refuses it) and control characters. (Lone
+# surrogates cannot be sent by this client; tests/integration/test_hostile_input.py sends them as JSON escapes.)
+POISONS = ["\x00", "\x1f", "\x7f", "\x85"]
 
 CHECKS = [
     checks.not_a_server_error,
@@ -65,7 +69,35 @@ def realistic(strategy):
     return st.tuples(strategy, st.sampled_from(PLACES), st.sampled_from(CATEGORIES)).map(place)
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE, REALISTIC])
+def _strings(value, path=()):
+    """Paths of the strings in a JSON-like value."""
+    if isinstance(value, str):
+        yield path
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _strings(child, path + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _strings(child, path + (index,))
+
+
+def hostile(strategy):
+    """Valid cases where one string of the body or query string carries a poison character."""
+    def poison(args):
+        case, poison_char, pick = args
+        targets = [("body", p) for p in _strings(case.body)] if isinstance(case.body, (dict, list)) else []
+        targets += [("query", p) for p in _strings(case.query or {})]
+        if targets:
+            where, path = targets[pick % len(targets)]
+            container = case.body if where == "body" else case.query
+            for key in path[:-1]:
+                container = container[key]
+            container[path[-1]] = container[path[-1]] + poison_char
+        return case
+    return st.tuples(strategy, st.sampled_from(POISONS), st.integers(0, 1000)).map(poison)
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE, REALISTIC, HOSTILE])
 def test_citizen_api_conforms_to_its_openapi_document(app, db_session, bearer, wide_limits, mode):
     # Loaded through the app itself; the requests then run in the test's transaction (rolled back).
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
@@ -77,6 +109,8 @@ def test_citizen_api_conforms_to_its_openapi_document(app, db_session, bearer, w
             if operation.path != "/api/v1/reports" or operation.method.upper() != "POST":
                 continue
             strategy = realistic(operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+        elif mode == HOSTILE:
+            strategy = hostile(operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
         else:
             strategy = operation.as_strategy(generation_mode=mode)
 
@@ -102,5 +136,7 @@ def test_citizen_api_conforms_to_its_openapi_document(app, db_session, bearer, w
         assert 201 in statuses["POST /api/v1/devices"]
     elif mode == REALISTIC:
         assert 201 in statuses["POST /api/v1/reports"]
+    elif mode == HOSTILE:
+        assert 422 in statuses["POST /api/v1/reports"] and 422 in statuses["POST /api/v1/devices"]
     else:
         assert all(code < 500 for codes in statuses.values() for code in codes)

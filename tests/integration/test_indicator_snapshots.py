@@ -7,10 +7,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import Category, IndicatorSnapshot, Unit, db
-from service.statistics import indicators
+from service.statistics import dashboard_figures
 from service.statistics.indicator_snapshots import (LONG_PERIOD_DAYS, SNAPSHOT_MAX_AGE, long_views, refresh_snapshots,
                                                     served_dashboard_data, snapshot_key)
-from service.statistics.indicators import IndicatorFilters, dashboard_data, refresh_indicator_views
+from service.statistics.dashboard_figures import dashboard_data
+from service.statistics.filters import IndicatorFilters
+from service.statistics.report_clocks import refresh_indicator_views
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import any_unit, make_report
 from service.platform import clock as service_clock
@@ -27,7 +29,7 @@ def _year(**kwargs) -> IndicatorFilters:
 def _plain(data: dict) -> dict:
     """The figures as JSON sees them (the stored view adds when it was computed)."""
     data = {k: v for k, v in data.items() if k != "snapshot"}
-    return json.loads(json.dumps(data, default=indicators.json_default))
+    return json.loads(json.dumps(data, default=dashboard_figures.json_default))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Every report's clocks kept in the process (service.statistics.indicator_store): same figures as SQL, kept current."""
+"""Every report's packed rows kept in the process (service.statistics.frame_store): same figures as SQL, kept
+current."""
 import logging
 import time
 from datetime import date, timedelta
@@ -7,9 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from models import ReportEvent, db
-from service.statistics import indicator_store
-from service.statistics.indicators import IndicatorFilters, dashboard_data, exact_dashboard_data, reference_codes, \
-    refresh_indicator_views, unit_descendants
+from service.statistics import frame_store
+from service.statistics.dashboard_figures import dashboard_data
+from service.statistics.filters import IndicatorFilters, unit_descendants
+from service.statistics.packed_frame import reference_codes
+from service.statistics.reference_sql import exact_dashboard_data
+from service.statistics.report_clocks import refresh_indicator_views
 from service.statistics.territories import import_territories
 from tests.integration.indicator_factory import any_unit, make_report
 from tests.integration.test_indicators_aggregates import _same, population  # noqa: F401 (fixture)
@@ -20,14 +24,14 @@ from service.platform import clock as service_clock
 def store_on(app, monkeypatch):
     """The store serves every view it can filter, whatever its length."""
     monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", 0)
-    indicator_store.reset()
+    frame_store.reset()
     yield
-    indicator_store.reset()
+    frame_store.reset()
 
 
 def _same_dashboard(f: IndicatorFilters, from_store: bool = True) -> dict:
     """dashboard_data(f) as served from the store (or read), checked against one SQL query per figure."""
-    assert (indicator_store.view(f, *reference_codes()) is not None) == from_store
+    assert (frame_store.view(f, *reference_codes()) is not None) == from_store
     fast, exact = dashboard_data(f), exact_dashboard_data(f)
     fast_communes, exact_communes = fast.pop("communes"), exact.pop("communes")
     _same(sorted(fast_communes, key=lambda c: c["commune_insee"]),
@@ -62,17 +66,17 @@ def test_store_leaves_short_and_otherwise_filtered_views_to_their_own_read(
     categories = reference_codes()
     monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", 45)
     try:
-        assert indicator_store.view(IndicatorFilters(start=date(2026, 3, 1), end=date(2026, 3, 30)),
-                                    *categories) is None
-        assert indicator_store.view(IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 3, 30)),
-                                    *categories) is not None
+        assert frame_store.view(IndicatorFilters(start=date(2026, 3, 1), end=date(2026, 3, 30)),
+                                *categories) is None
+        assert frame_store.view(IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 3, 30)),
+                                *categories) is not None
         for other in ({"departement_code": "59"}, {"territory_id": 1}, {"hour": 3}, {"open_only": True},
                       {"sla": "acknowledge:breached"}):
-            assert indicator_store.view(IndicatorFilters(**other), *categories) is None, other
+            assert frame_store.view(IndicatorFilters(**other), *categories) is None, other
         monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", -1)
-        assert indicator_store.view(IndicatorFilters(), *categories) is None
+        assert frame_store.view(IndicatorFilters(), *categories) is None
     finally:
-        indicator_store.reset()
+        frame_store.reset()
 
 
 def test_store_follows_each_refresh_reading_only_what_changed(db_session, store_on, caplog):
@@ -89,10 +93,10 @@ def test_store_follows_each_refresh_reading_only_what_changed(db_session, store_
     db.session.add(ReportEvent(report_id=answered.id, type="resolved", at=now - timedelta(minutes=5), unit_id=unit.id))
     db.session.flush()
     assert refresh_indicator_views()["reports"] == 2
-    with caplog.at_level(logging.INFO, logger="service.statistics.indicator_store"):
+    with caplog.at_level(logging.INFO, logger="service.statistics.frame_store"):
         fast = _same_dashboard(f)
     assert "indicator store updated" in caplog.text and "3 reports" in caplog.text
-    assert indicator_store.footprint()["read_whole"] is False
+    assert frame_store.footprint()["read_whole"] is False
     assert fast["summary"]["reports"] == 3 and fast["summary"]["resolve_n"] == 2
     assert fast["summary"]["as_of"] == db.session.execute(text(
         "SELECT max(started_at) FROM indicator_refreshes")).scalar_one()
@@ -111,9 +115,9 @@ def test_store_reads_everything_again_when_a_refresh_removed_reports(db_session,
     result = refresh_indicator_views()
     assert db.session.execute(text("SELECT reports_removed FROM indicator_refreshes ORDER BY id DESC LIMIT 1")
                               ).scalar_one() == 1, result
-    with caplog.at_level(logging.INFO, logger="service.statistics.indicator_store"):
+    with caplog.at_level(logging.INFO, logger="service.statistics.frame_store"):
         assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
-    assert "indicator store loaded" in caplog.text and indicator_store.footprint()["read_whole"] is True
+    assert "indicator store loaded" in caplog.text and frame_store.footprint()["read_whole"] is True
 
 
 def test_store_starts_over_when_its_refresh_is_gone(db_session, store_on):
@@ -124,7 +128,7 @@ def test_store_starts_over_when_its_refresh_is_gone(db_session, store_on):
     refresh_indicator_views(full=True)
     assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
     db.session.execute(text("DELETE FROM indicator_refreshes"))
-    assert indicator_store.view(IndicatorFilters(), *reference_codes()) is None
+    assert frame_store.view(IndicatorFilters(), *reference_codes()) is None
     refresh_indicator_views(full=True)
     assert _same_dashboard(IndicatorFilters())["summary"]["reports"] == 1
 
@@ -140,21 +144,21 @@ def test_store_follower_loads_follows_and_lets_go_when_unused(app, db_session, s
     unit = any_unit()
     make_report(unit, [("acknowledged", 5)], received_at=service_clock.now() - timedelta(days=3))
     refresh_indicator_views(full=True)
-    indicator_store.warm_in_background()  # its thread would share the test transaction's one connection
-    assert not indicator_store._follower_started and indicator_store.footprint()["reports"] == 0
+    frame_store.warm_in_background()  # its thread would share the test transaction's one connection
+    assert not frame_store._follower_started and frame_store.footprint()["reports"] == 0
 
-    assert indicator_store.follow_once(app)  # what the thread runs every few seconds
-    assert indicator_store.footprint()["reports"] == 1
+    assert frame_store.follow_once(app)  # what the thread runs every few seconds
+    assert frame_store.footprint()["reports"] == 1
     make_report(unit, [("acknowledged", 9)], received_at=service_clock.now() - timedelta(hours=1))
     refresh_indicator_views()
-    assert indicator_store.follow_once(app)
-    footprint = indicator_store.footprint()
+    assert frame_store.follow_once(app)
+    footprint = frame_store.footprint()
     assert footprint["reports"] == 2 and footprint["bytes"] > 0
     assert footprint["refresh_id"] == db.session.execute(text("SELECT max(id) FROM indicator_refreshes")).scalar()
 
-    monkeypatch.setattr(indicator_store, "_last_used", time.monotonic() - indicator_store.IDLE_AFTER_S - 1)
-    assert not indicator_store.follow_once(app)
-    assert indicator_store.footprint()["reports"] == 0
+    monkeypatch.setattr(frame_store, "_last_used", time.monotonic() - frame_store.IDLE_AFTER_S - 1)
+    assert not frame_store.follow_once(app)
+    assert frame_store.footprint()["reports"] == 0
 
 
 def _square(lon: float, lat: float, d: float = 0.0005) -> list:
@@ -167,7 +171,7 @@ def test_territory_table_follows_imports_and_overlaps(population, app, monkeypat
     the rows that changed territories (a refresh at the same "as of" time), which the store follows; a report in
     two territories counts in both."""
     monkeypatch.setitem(app.config, "INDICATOR_STORE_MIN_DAYS", 0 if from_store else -1)
-    indicator_store.reset()
+    frame_store.reset()
     f = IndicatorFilters()
     assert _same_dashboard(f, from_store)["territories"] == []
     first = population["rows"][0]["report"]
@@ -189,4 +193,4 @@ def test_territory_table_follows_imports_and_overlaps(population, app, monkeypat
                 point=(lon, lat))
     refresh_indicator_views()
     assert _same_dashboard(f, from_store)["territories"][0]["reports"] == fast["territories"][0]["reports"] + 1
-    indicator_store.reset()
+    frame_store.reset()

@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import text
 
 from models import Category, Unit, db
-from service.statistics import indicator_frame as frame
-from service.statistics.indicators import (IndicatorFilters, breakdown, dashboard_data, distributions,
-                                           exact_dashboard_data, refresh_indicator_views, summary, unit_descendants)
+from service.statistics import packed_frame as frame
+from service.statistics.dashboard_figures import dashboard_data
+from service.statistics.filters import IndicatorFilters, unit_descendants
+from service.statistics.reference_sql import breakdown, distributions, exact_dashboard_data, summary
+from service.statistics.report_clocks import refresh_indicator_views
 from service.statistics.territories import TerritoryImportError, import_territories
 from tests.integration.indicator_factory import T0, make_report
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from models import ReportEvent, db
-from service.statistics.indicators import as_of, refresh_indicator_views
+from service.statistics.report_clocks import as_of, refresh_indicator_views
 from tests.integration.indicator_factory import T0, any_unit, make_report
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from models import Report, ReportEvent, db
 from service.accounts import partners
+from tests.integration.console_support import login
 
 NOTRE_DAME = {"lat": 48.8530, "lon": 2.3499}
 # About 1 km away, still Paris 4e/5e: not the same place for storm detection.
@@ -176,3 +177,49 @@ def test_a_storm_from_one_device_at_one_place_is_flagged_for_review(client, limi
     # The resident's own timeline does not show the flag.
     timeline = client.get(f"/api/v1/reports/{references[2]}", headers=headers).json["timeline"]
     assert "flagged" not in [entry["type"] for entry in timeline]
+
+
+def test_random_api_keys_do_not_open_buckets_of_their_own(client, limited):
+    """Only a known, active key chooses a partner bucket: random values are counted with their address."""
+    assert client.get("/open311/v2/services.json?api_key=random-1").status_code == 200
+    assert client.get("/open311/v2/services.json?api_key=random-2").status_code == 200
+    refused = client.get("/open311/v2/services.json?api_key=random-3")
+    assert refused.status_code == 429 and refused.json[0]["code"] == 429
+    revoked = partners.create_key("Ancien partenaire")
+    partners.revoke_key(revoked.partner_key.id)
+    assert client.get(f"/open311/v2/services.json?api_key={revoked.secret}").status_code == 429
+
+
+def test_unauthenticated_lookups_and_console_sign_in_are_limited_per_address(client, limited):
+    limited.update({"RATELIMIT_SPATIAL_READ_PER_IP": "2 per minute", "RATELIMIT_CONSOLE_LOGIN_PER_IP": "2 per minute",
+                    "RATELIMIT_PUBLIC_READ_PER_IP": "2 per minute"})
+    url = f"/api/v1/coverage?lat={NOTRE_DAME['lat']}&lon={NOTRE_DAME['lon']}&category=degradation"
+    assert [client.get(url).status_code for _ in range(2)] == [200, 200]
+    assert_429(client.get(url))
+    assert [client.get("/api/v1/categories").status_code for _ in range(2)] == [200, 200]
+    assert_429(client.get("/api/v1/categories"))
+    logins = [login(client, "x@example.fr", "wrong").status_code for _ in range(3)]
+    assert 429 not in logins[:2] and logins[2] == 429
+    assert client.get("/console/login").status_code == 200  # the page itself stays reachable
+
+
+def test_an_ipv6_subscriber_is_counted_by_its_prefix(client, limited):
+    first = {"REMOTE_ADDR": "2a01:e0a:1:2:aaaa::1"}
+    same_prefix = {"REMOTE_ADDR": "2a01:e0a:1:2:bbbb::2"}
+    other_prefix = {"REMOTE_ADDR": "2a01:e0a:1:3::1"}
+    for environ in (first, same_prefix, first):
+        register(client, environ_base=environ)
+    assert_429(client.post("/api/v1/devices", json={"platform": "android"}, environ_base=same_prefix))
+    register(client, environ_base=other_prefix)
+
+
+def test_the_daily_cap_holds_while_the_limiters_redis_is_away(committed, limited):
+    from tests.conftest import _test_config
+    from service import create_app
+    app = create_app({**_test_config(), **limited, "REPORTS_PER_DEVICE_PER_DAY": 2,
+                      "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})
+    client = app.test_client()
+    headers = register(client)
+    statuses = [client.post("/api/v1/reports", json=report_body(PANTHEON if i % 2 else NOTRE_DAME),
+                            headers=headers).status_code for i in range(3)]
+    assert statuses == [201, 201, 429]

@@ -104,7 +104,8 @@ def test_retention_purge_removes_photos_contact_and_precise_location(push_app, p
     db.session.commit()
 
     from workers.followups import purge_expired_reports
-    assert purge_expired_reports() == {"reports": 1, "photos": 1, "contacts": 1}
+    assert purge_expired_reports() == {"reports": 1, "photos": 1, "contacts": 1, "texts": 0, "comments": 0,
+                                       "payloads": 0}
     db.session.expire_all()
 
     assert db.session.scalar(select(func.count()).select_from(ReportPhoto).where(
@@ -127,9 +128,9 @@ def test_retention_purge_removes_photos_contact_and_precise_location(push_app, p
     audit = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "retention_purge")).one()
     assert audit.details["report_ids"] == [expired.id]
 
-    assert purge_expired_reports() == {"reports": 0, "photos": 0, "contacts": 0}
+    assert purge_expired_reports()["reports"] == 0
 
-    from service.statistics.indicators import refresh_indicator_views
+    from service.statistics.report_clocks import refresh_indicator_views
     refresh_indicator_views(full=True)
     clocks = db.session.execute(text("SELECT resolve_s FROM indicator_report_clocks WHERE report_id = :id"),
                                 {"id": expired.id}).first()

@@ -9,8 +9,9 @@ from service.dashboard.export import _cell, export_filename
 from service.dashboard.filters import filters_from_args
 from service.dashboard.present import duration, percent, score
 from service.devtools.demo_data import DemoProfile, _cumulative
-from service.statistics.indicators import (BUCKET_EDGES, BUCKET_LABELS, DEFAULT_PERIOD_DAYS, IndicatorFilters,
-                                           _sla_breached, _sla_met, _where)
+from models.indicator import BUCKET_EDGES
+from service.statistics.filters import DEFAULT_PERIOD_DAYS, IndicatorFilters, where_clause
+from service.statistics.measures import BUCKET_LABELS, sla_breached_sql, sla_met_sql
 
 ADMIN = SimpleNamespace(role="admin", unit_id=None)
 CHEF = SimpleNamespace(role="superviseur", unit_id=7)
@@ -60,7 +61,7 @@ def test_supervisor_is_kept_in_scope():
 def test_where_clause_uses_parameters_never_values():
     f = IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 1, 31), category_code="x'; DROP TABLE reports; --",
                          hour=3, bucket=2, clock="acknowledge", scope_unit_ids=frozenset({4, 5}))
-    sql, params = _where(f)
+    sql, params = where_clause(f)
     assert "DROP" not in sql
     assert params["category_code"].startswith("x'")
     assert params["end_excl"] == date(2026, 2, 1)  # the end day is included
@@ -69,15 +70,15 @@ def test_where_clause_uses_parameters_never_values():
 
 
 def test_last_bucket_is_open_ended():
-    _, params = _where(IndicatorFilters(clock="resolve", bucket=len(BUCKET_LABELS) - 1))
+    _, params = where_clause(IndicatorFilters(clock="resolve", bucket=len(BUCKET_LABELS) - 1))
     assert params["bucket_low"] == BUCKET_EDGES[-1] and "bucket_high" not in params
 
 
 def test_sla_conditions():
-    assert _sla_met("acknowledge") == "(c.acknowledged_at <= c.acknowledge_due_at)"
+    assert sla_met_sql("acknowledge") == "(c.acknowledged_at <= c.acknowledge_due_at)"
     # Not dispatched is a breach only while the report is still open.
-    assert "c.is_open" in _sla_breached("dispatch")
-    assert "c.is_open" not in _sla_breached("resolve")
+    assert "c.is_open" in sla_breached_sql("dispatch")
+    assert "c.is_open" not in sla_breached_sql("resolve")
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "—"), (42, "42 s"), (300, "5 min"), (3900, "1 h 05"),
@@ -94,9 +95,11 @@ def test_percent_and_score():
 def test_csv_cells_are_formatted_in_sql():
     assert _cell("received_at") == "to_char(r.received_at, 'YYYY-MM-DD HH24:MI:SS') AS received_at"
     assert _cell("reopened") == "CASE WHEN r.reopened THEN 'oui' ELSE 'non' END AS reopened"
-    assert _cell("unit_name").startswith("translate(r.unit_name, ")  # no line break inside a cell
+    assert "translate(r.unit_name, E'\\r\\n', '  ')" in _cell("unit_name")  # no line break inside a cell
     assert _cell("acknowledge_sla") == "NULLIF(r.acknowledge_sla, '') AS acknowledge_sla"
-    assert _cell("reference") == "r.reference"
+    # Text cells are neutralised against spreadsheet formulas; numbers are not.
+    assert _cell("reference").startswith("CASE WHEN left(r.reference, 1) IN ('=', '+', '-', '@'")
+    assert _cell("resolve_min") == "r.resolve_min"
     assert export_filename(IndicatorFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))) == \
         "proxima-signalements-2026-01-01-2026-01-31.csv"
 

@@ -15,7 +15,7 @@ EVENT_KINDS = {
 
 def ctx(kind, **kw):
     base = dict(reference="PX-7K3M9QW2TD", category="Nuisances sonores", unit="CSP Paris Centre (fictive)",
-                outcome="Une patrouille s'est rendue sur place.", reason="Relève du bailleur.")
+                outcome="Une patrouille s'est rendue sur place.")
     base.update(kw)
     return MessageContext(kind=kind, **base)
 
@@ -43,14 +43,12 @@ def test_created_and_internal_events_send_nothing():
         assert messages.kind_for_event(event_type) is None
 
 
-def test_french_texts_name_the_unit_the_outcome_and_the_reason():
+def test_french_texts_name_the_unit_and_the_outcome():
     assert render(ctx("report_routed"))["notification"]["body"] == (
         "Votre signalement PX-7K3M9QW2TD (Nuisances sonores) a été transmis à : CSP Paris Centre (fictive).")
     assert render(ctx("report_resolved"))["notification"]["body"].endswith("Une patrouille s'est rendue sur place.")
     assert render(ctx("report_rejected"))["notification"]["body"] == (
-        "Votre signalement PX-7K3M9QW2TD n'a pas été retenu. Relève du bailleur.")
-    assert render(ctx("report_rejected", reason=""))["notification"]["body"] == (
-        "Votre signalement PX-7K3M9QW2TD n'a pas été retenu.")
+        "Votre signalement PX-7K3M9QW2TD n'a pas été retenu. Le motif est indiqué dans le suivi du signalement.")
 
 
 def test_english_text():
@@ -88,8 +86,8 @@ def test_urgency_raises_delivery_priority():
     assert not messages.is_urgent(1, "closed")
 
 
-def test_long_free_text_is_cut():
-    body = render(ctx("report_rejected", reason="x" * 1000))["notification"]["body"]
+def test_long_outcome_text_is_cut():
+    body = render(ctx("report_resolved", outcome="x" * 1000))["notification"]["body"]
     assert len(body) < 320 and body.endswith("…")
 
 
@@ -97,3 +95,14 @@ def test_feedback_request_message():
     message = render(ctx(messages.FEEDBACK_REQUEST))
     assert message["notification"]["title"] == "Votre avis compte"
     assert message["data"]["kind"] == "feedback_request"
+
+
+def test_the_logging_backend_writes_no_personal_text(caplog):
+    from service.followup.push.log_backend import LoggingBackend
+    caplog.set_level("INFO", logger="proxima.push")
+    message = render(ctx("report_routed"))
+    assert LoggingBackend().send("fcm-token-of-a-resident-123456", message).outcome.value == "logged"
+    logged = caplog.text
+    assert "report_routed" in logged and "PX-7K3M9QW2TD" in logged
+    for personal in (message["notification"]["body"], message["notification"]["title"], "fcm-token", "123456"):
+        assert personal not in logged

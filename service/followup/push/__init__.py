@@ -11,9 +11,6 @@ from service.followup.push.base import Outcome, PushBackend, PushResult  # noqa:
 from service.followup.push.fcm import FCMBackend
 from service.followup.push.log_backend import LoggingBackend
 
-# HTTP calls a worker process keeps in flight (PUSH_SEND_THREADS overrides): FCM's latency, not the CPU,
-# bounds a single sender. The backend's connection pool has as many kept-alive connections.
-SEND_THREADS = 16
 
 _backends: dict[tuple, PushBackend] = {}
 _lock = threading.Lock()
@@ -21,7 +18,7 @@ _lock = threading.Lock()
 
 def backend_key(config) -> tuple:
     return (config.get("FCM_CREDENTIALS_FILE"), config.get("FCM_PROJECT_ID"), config.get("FCM_ENDPOINT"),
-            config.get("PUSH_HTTP_TIMEOUT_S", 10), config.get("PUSH_SEND_THREADS"))
+            config["PUSH_HTTP_TIMEOUT_S"], config["PUSH_SEND_THREADS"])
 
 
 def get_backend(config=None) -> PushBackend:
@@ -41,6 +38,7 @@ def _build(config) -> PushBackend:
         return FCMBackend.from_service_account_file(
             config["FCM_CREDENTIALS_FILE"], project_id=config.get("FCM_PROJECT_ID"),
             endpoint=config.get("FCM_ENDPOINT") or "https://fcm.googleapis.com",
-            timeout_s=config.get("PUSH_HTTP_TIMEOUT_S", 10),
-            pool_size=int(config.get("PUSH_SEND_THREADS") or SEND_THREADS))
+            timeout_s=config["PUSH_HTTP_TIMEOUT_S"],
+            # As many kept-alive connections as the worker keeps calls in flight (workers/push.py).
+            pool_size=config["PUSH_SEND_THREADS"])
     return LoggingBackend()

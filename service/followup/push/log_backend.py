@@ -1,5 +1,7 @@
-"""Development backend: writes the message to the log instead of sending it (no Google account needed)."""
-import json
+"""Development backend: logs that a message would have been sent instead of sending it (no Google account needed).
+
+It logs the message's kind and report reference only: never its title, body or token, which are personal.
+"""
 import logging
 
 from service.followup.push.base import Outcome, PushResult
@@ -11,6 +13,7 @@ class LoggingBackend:
     name = "log"
 
     def send(self, token: str, message: dict) -> PushResult:
-        log.info("push (journal, non envoyé) token=…%s message=%s", token[-6:],
-                 json.dumps(message, ensure_ascii=False, sort_keys=True))
+        data = message.get("data", {})
+        log.info("push (journal, non envoyé) kind=%s reference=%s", data.get("kind"), data.get("reference"),
+                 extra={"push_kind": data.get("kind"), "reference": data.get("reference")})
         return PushResult(Outcome.LOGGED)

@@ -1,7 +1,8 @@
-"""Every report's packed clocks kept in this process, so that a long dashboard view need not read them again.
+"""Every report's packed row (service.statistics.packed_frame) kept in this process, so that a long dashboard view
+need not read them again.
 
-A view over several months of national reports reads about 90 bytes per report from PostgreSQL (0.4 s per million
-on this machine) and sorts each clock before the first figure. The store reads every report once, sorts each clock
+A view over several months of national reports would read every one of its reports' packed rows from PostgreSQL
+and sort each clock before the first figure. The store reads every report once, sorts each clock
 once, then follows each refresh of the clocks table by reading only the rows that refresh rewrote (their
 `refresh_id`, migration 0009); a refresh that removed reports, or a full rebuild, makes it read everything again.
 A view it can filter (period, category, unit tree, supervisor's scope) is then a mask over arrays in memory, and
@@ -9,7 +10,7 @@ its figures are those of the refresh the store is at, shown as the view's "as of
 
 Views shorter than INDICATOR_STORE_MIN_DAYS (default 45: a month of national reports is read fast enough) and
 views with other filters (commune, département, territory, drill-downs) read their own rows as before.
-The store costs about 150 bytes per report in each process that serves long views (150 MB per million);
+The store costs memory in each process that serves long views (`footprint()`; measured in bench/README.md B4);
 INDICATOR_STORE_MIN_DAYS=-1 turns it off.
 
     view(f, categories, outcomes) -> StoredView | None   # None: not for the store; read the rows instead
@@ -23,12 +24,13 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import text
 
-from service.statistics import indicator_frame
-from service.statistics.indicator_frame import Frame
+from models import db
+from service.statistics import packed_frame
+from service.statistics.filters import IndicatorFilters, unit_ids
+from service.statistics.packed_frame import Frame
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MIN_DAYS = 45
 # The filters a mask over the store can apply; any other one sends the view to its own read.
 _STORE_FILTERS = {"start", "end", "category_code", "unit_id"}
 
@@ -60,11 +62,11 @@ _lock = threading.Lock()
 _state: _State | None = None
 
 
-def view(f, categories: list[str], outcomes: list[str]) -> StoredView | None:
+def view(f: IndicatorFilters, categories: list[str], outcomes: list[str]) -> StoredView | None:
     """The store's frame and the mask of the reports `f` covers, or None when `f` is not a view for the store
     (short, filtered by something a mask cannot apply, store off) or nothing was ever refreshed."""
     global _last_used
-    min_days = current_app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS)
+    min_days = current_app.config["INDICATOR_STORE_MIN_DAYS"]
     if min_days < 0 or set(f.query_args()) - _STORE_FILTERS:
         return None
     if f.start is not None and f.end is not None and (f.end - f.start).days + 1 < min_days:
@@ -76,15 +78,14 @@ def view(f, categories: list[str], outcomes: list[str]) -> StoredView | None:
     return StoredView(state.frame, _mask(state, f), state.territory_rows, state.territory_ids)
 
 
-def _mask(state: _State, f) -> np.ndarray:
-    from service.statistics.indicators import unit_ids
+def _mask(state: _State, f: IndicatorFilters) -> np.ndarray:
     columns = state.frame.columns
     mask = np.ones(len(state.frame), dtype=bool)
     day = columns["day"]
     if f.start is not None:
-        mask &= day >= max(indicator_frame.day_offset(f.start), -32768)
+        mask &= day >= max(packed_frame.day_offset(f.start), -32768)
     if f.end is not None:
-        mask &= day <= min(indicator_frame.day_offset(f.end), 32767)
+        mask &= day <= min(packed_frame.day_offset(f.end), 32767)
     if f.category_code:
         if f.category_code not in state.categories:
             return np.zeros(len(state.frame), dtype=bool)
@@ -100,7 +101,6 @@ def _mask(state: _State, f) -> np.ndarray:
 def current(categories: list[str], outcomes: list[str]) -> _State | None:
     """The store brought up to the last committed refresh (read whole, or only what changed since)."""
     global _state
-    from models import db
     with _lock:
         state = _state
         have = state.refresh_id if state is not None else 0
@@ -124,10 +124,9 @@ def current(categories: list[str], outcomes: list[str]) -> _State | None:
 
 def _load(state: _State | None, categories: list[str], outcomes: list[str], seen: int, whole: bool) -> _State:
     """Read every row (whole) or the rows rewritten after the store's refresh, and build the new state."""
-    from models import db
     after = -1 if whole else state.refresh_id  # rows written before migration 0009 carry refresh 0
     # One statement, so one snapshot: the rows, and their overlay memberships (the one row without a category).
-    parts = indicator_frame.fetch_binary("""
+    parts = packed_frame.fetch_binary("""
         SELECT c.category_code, c.outcome_code, string_agg(c.frame, ''), string_agg(int4send(c.report_id), ''),
                max(c.refresh_id)
         FROM indicator_report_clocks c WHERE c.refresh_id > :after
@@ -148,8 +147,8 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
         return _load(state, categories, outcomes, refresh_id, whole=True)
     as_of = db.session.execute(text("SELECT started_at FROM indicator_refreshes WHERE id = :id"),
                                {"id": refresh_id}).scalar_one()
-    columns, category, outcome = indicator_frame.unpack([row[:3] for row in blobs], categories, outcomes)
-    report_id = indicator_frame.int4s([row[3] for row in blobs])
+    columns, category, outcome = packed_frame.unpack([row[:3] for row in blobs], categories, outcomes)
+    report_id = packed_frame.int4s([row[3] for row in blobs])
     territory_rows, territory_ids = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
     if not whole:
         # Rows rewritten by the newer refreshes replace their earlier version, memberships included.
@@ -166,9 +165,9 @@ def _load(state: _State | None, categories: list[str], outcomes: list[str], seen
     # Memberships read: from report id to the row the report now has (read rows come last, in the order read).
     first_read = len(report_id) - sum(len(row[3]) // 4 for row in blobs)
     if pair_reports:
-        territory_rows = np.concatenate([territory_rows, indicator_frame.rows_of(
-            indicator_frame.int4s([pair_reports]), report_id[first_read:], first_read)])
-        territory_ids = np.concatenate([territory_ids, indicator_frame.int4s([pair_territories])])
+        territory_rows = np.concatenate([territory_rows, packed_frame.rows_of(
+            packed_frame.int4s([pair_reports]), report_id[first_read:], first_read)])
+        territory_ids = np.concatenate([territory_ids, packed_frame.int4s([pair_territories])])
     return _State(refresh_id, report_id, Frame(columns, category, outcome, as_of), tuple(categories),
                   tuple(outcomes), territory_rows, territory_ids, whole)
 
@@ -187,7 +186,7 @@ def warm_in_background() -> None:
     global _follower_started, _last_used
     _last_used = time.monotonic()
     app = current_app._get_current_object()
-    if _follower_started or app.testing or app.config.get("INDICATOR_STORE_MIN_DAYS", DEFAULT_MIN_DAYS) < 0:
+    if _follower_started or app.testing or app.config["INDICATOR_STORE_MIN_DAYS"] < 0:
         return
     _follower_started = True
     threading.Thread(target=_follow, args=(app,), name="indicator-store", daemon=True).start()
@@ -204,19 +203,17 @@ def _follow(app) -> None:
 
 def follow_once(app) -> bool:
     """Bring the store to the last refresh; False (and the store let go) once no view has used it for a while."""
-    from models import db
-    from service.statistics.indicators import reference_codes
     if time.monotonic() - _last_used > IDLE_AFTER_S:
         reset()
         return False
     with app.app_context():
         try:
             first = _state is None
-            state = current(*reference_codes())
+            state = current(*packed_frame.reference_codes())
             if first and state is not None:
                 # One grouping over everything: the allocator keeps the room later views reuse.
-                view = indicator_frame.View(state.frame)
-                indicator_frame.measures(view, view.keys(state.frame.category))
+                view = packed_frame.View(state.frame)
+                packed_frame.measures(view, view.keys(state.frame.category))
         except Exception:  # the next view updates the store itself
             log.exception("indicator store: update failed")
         finally:

@@ -12,8 +12,8 @@ key notifications.event_id → report_events.id cannot exist any more (it would 
 still goes with its report (notifications.report_id → reports ON DELETE CASCADE), and events are never deleted
 on their own. `reports` stays one table: six tables reference it by id alone (docs/scaling.md).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05 09:40:00
 """
 from datetime import date
@@ -21,8 +21,8 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
@@ -56,11 +56,11 @@ def _rebuild(table: str, column: str | None) -> None:
     columns, defaults, checks, indexes, foreign keys and id sequence."""
     bind = op.get_bind()
     indexes, foreign_keys = _definitions(table)
-    old = f'{table}_before_0010'
+    old = f'{table}_before_0011'
     op.execute(f'ALTER TABLE {table} RENAME TO {old}')
     for name, _ in indexes:
-        op.execute(f'ALTER INDEX {name} RENAME TO {name}_before_0010')
-    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{table}_before_0010')
+        op.execute(f'ALTER INDEX {name} RENAME TO {name}_before_0011')
+    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{table}_before_0011')
     op.execute(f'ALTER SEQUENCE {table}_id_seq OWNED BY NONE')
     partitioning = f' PARTITION BY RANGE ({column})' if column else ''
     op.execute(f'CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)'
@@ -80,7 +80,7 @@ def _rebuild(table: str, column: str | None) -> None:
     op.execute(f'ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({key})')
     for _, definition in indexes:
         op.execute(definition.replace(f' ON public.{old} ', f' ON public.{table} ')
-                   .replace(f' ON {old} ', f' ON {table} ').replace('_before_0010', ''))
+                   .replace(f' ON {old} ', f' ON {table} ').replace('_before_0011', ''))
     for name, definition in foreign_keys:
         op.execute(f'ALTER TABLE {table} ADD CONSTRAINT {name} {definition}')
     op.execute(f'ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id')
