@@ -2,8 +2,10 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import PartnerKey, db
 from service.platform import clock
@@ -45,13 +47,35 @@ def active_key(secret: str | None) -> PartnerKey | None:
 
 
 def verify_key(secret: str | None) -> PartnerKey | None:
-    """The active key matching `secret`, or None (missing, unknown or revoked). Records the last use."""
+    """The active key matching `secret`, or None (missing, unknown or revoked). Records the last use (to the
+    minute, never waiting for another request)."""
     key = active_key(secret)
     if key is None:
         return None
-    # Written by the caller's commit (the intake transaction); not worth a transaction of its own.
-    key.last_used_at = clock.now()
+    _note_use(key)
     return key
+
+
+# "Last used" is bookkeeping for administrators, kept to the minute: at most one write per key and minute, and a
+# request never waits for it. Written by every create, the row lock made concurrent creates with one key wait for
+# each other's commit; now a request whose key row is being written by another skips the bookkeeping (SKIP LOCKED),
+# and NO KEY UPDATE leaves the foreign-key checks of concurrent reports (KEY SHARE) free.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_NOTE_USE = text("""
+    UPDATE partner_keys SET last_used_at = :now
+    WHERE id = (SELECT id FROM partner_keys
+                WHERE id = :id AND (last_used_at IS NULL OR last_used_at < :now - make_interval(secs => :resolution_s))
+                FOR NO KEY UPDATE SKIP LOCKED)""")
+
+
+def _note_use(key: PartnerKey) -> None:
+    now = clock.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    written = db.session.execute(_NOTE_USE, {"id": key.id, "now": now,
+                                             "resolution_s": LAST_USED_RESOLUTION.total_seconds()}).rowcount
+    if written:
+        set_committed_value(key, "last_used_at", now)  # the loaded row says what was written, with no second UPDATE
 
 
 def revoke_key(key_id: int) -> PartnerKey | None:

@@ -1,14 +1,12 @@
 """Officer console (`/console`): sessions, CSRF, French UI (Flask-Babel), triage views and CLI commands."""
 from flask import Flask, make_response, render_template, request
 from flask_babel import Babel
-from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from service.console import commands, views  # noqa: F401  (views: routes register on import)
-from service.console.blueprint import bp
+from service.console import auth, commands, views  # noqa: F401  (auth, views: routes register on import)
+from service.console.blueprint import bp, login_manager
 from service.platform import errors
 
-login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 
@@ -55,8 +53,6 @@ def init_app(app: Flask) -> None:
     # "strong": a session cookie replayed from another IP/agent is dropped.
     login_manager.session_protection = "strong"
 
-    # Routes register on import; here, not at the top, because auth imports `login_manager` from this module.
-    from service.console import auth  # noqa: F401
     app.register_blueprint(bp)
     errors.register_renderer("/console", _render_console_error)
     commands.init_app(app)

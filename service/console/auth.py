@@ -10,8 +10,7 @@ from wtforms.validators import DataRequired, Length
 
 from models import Officer
 from service.accounts import officers
-from service.console import login_manager
-from service.console.blueprint import bp
+from service.console.blueprint import bp, login_manager
 from service.platform.redis_client import get_redis
 
 FAILED_LOGIN_MESSAGE = "Identifiants incorrects, ou compte temporairement verrouillé après trop d'échecs."

@@ -1,4 +1,6 @@
-"""The console blueprint, shared by its view modules."""
+"""The console blueprint and its login manager, shared by its view modules."""
 from flask import Blueprint
+from flask_login import LoginManager
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+login_manager = LoginManager()

@@ -1,4 +1,5 @@
-"""Realistic demo history (`flask demo generate --reports N`), written set-based in SQL (a million reports: minutes).
+"""Realistic demo history (`flask demo generate --reports N`), written set-based in SQL so that large histories stay
+practical (temporary tables, one statement per step, nothing row by row in Python).
 
 The model, tunable through `DemoProfile`:
 
@@ -14,6 +15,10 @@ The model, tunable through `DemoProfile`:
   incidents, reopenings, push deliveries ("citizen_notified"), and feedback correlated with reactivity.
 
 Demo reports say so in their routing reason (DEMO_MARK) and can be removed with `--replace`.
+
+A seed fixes PostgreSQL's `random()`, which draws every choice except the points' coordinates (`ST_GeneratePoints`)
+and the device ids (`gen_random_uuid`). The steps keep their statements, and the statistics they gather, in the same
+order: a plan that reads rows in another order hands them other draws.
 """
 import time
 from dataclasses import dataclass, field
@@ -93,6 +98,7 @@ def _values(rows: list[tuple]) -> str:
 
 
 def _cumulative(weights: dict) -> list[tuple[str, float, float]]:
+    """Each key's range [low, high) of a uniform draw, in proportion to its weight; the last range ends past 1."""
     total = sum(weights.values())
     out, low = [], 0.0
     for key, weight in weights.items():
@@ -110,11 +116,13 @@ def _analyze(*tables: str) -> None:
 
 
 def demo_report_count() -> int:
+    """How many demo reports the database holds (`--if-empty` generates none when there are some)."""
     return db.session.execute(text("SELECT count(*) FROM reports WHERE routing_reason LIKE '%' || :mark"),
                               {"mark": DEMO_MARK}).scalar_one()
 
 
 def remove_demo_reports() -> int:
+    """Delete the demo reports with the incidents and devices only they used (`--replace`); commits."""
     s = db.session
     s.execute(text("CREATE TEMP TABLE demo_old ON COMMIT DROP AS SELECT id, incident_id FROM reports "
                    "WHERE routing_reason LIKE '%' || :mark"), {"mark": DEMO_MARK})
@@ -130,35 +138,82 @@ def remove_demo_reports() -> int:
 def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), seed: float | None = None,
                           progress: Callable[[str], None] = lambda _: None) -> dict:
     """Insert about `reports` reports with their events, incidents, devices and feedback; commits."""
-    s = db.session
     started = time.monotonic()
+    _seed_session(seed)
+    params = _parameters(reports, profile)
+    step = _timed(progress)
+
+    step("points dans les communes, au prorata de la population")
+    _scatter_points(params)
+    step("unités compétentes par commune")
+    _find_competent_units()
+    step("signalements : catégorie, heure, unité, délais")
+    _draw_reports(profile, params)
+    step("chronologies")
+    _draw_timelines(profile, params)
+    step("états, issues, notifications, avis")
+    _draw_outcomes(profile, params)
+    step("appareils de démonstration")
+    devices = _write_devices(reports, profile, params)
+    step("incidents (doublons)")
+    _write_duplicates(params)
+    step("écriture des signalements")
+    _gather_reports(params)
+    _leave_future_steps_undone(params)
+    _write_reports(params, devices)
+    step("événements")
+    _write_workflow_events()
+    step("avis des habitants")
+    _write_feedback(params)
+
+    created = _count_written_reports()
+    _commit_and_analyse()
+    return {"reports": created, "devices": devices, "seconds": round(time.monotonic() - started, 1)}
+
+
+def _timed(progress: Callable[[str], None]) -> Callable[[str], None]:
+    """`progress` for each step's label, which also says how long the previous step took (slow steps stand out)."""
+    previous = time.monotonic()
+
+    def step(label: str) -> None:
+        nonlocal previous
+        progress(f"{label} (étape précédente : {time.monotonic() - previous:.1f} s)")
+        previous = time.monotonic()
+    return step
+
+
+def _seed_session(seed: float | None) -> None:
+    """The transaction's `random()` seeded (a seed gives the same history) and memory for its large sorts."""
+    s = db.session
     if seed is not None:
         s.execute(text("SELECT setseed(:s)"), {"s": seed})
     s.execute(text("SET LOCAL work_mem = '256MB'"))
+
+
+def _parameters(reports: int, profile: DemoProfile) -> dict:
+    """The values bound into the steps' SQL: the profile's shares, the split into first reports and duplicates, now."""
     primaries = max(1, round(reports * (1 - profile.duplicate_share)))
-    p = {"n": primaries, "days": profile.days, "app": profile.app_share, "notified": profile.notified_share,
-         "transfer": profile.transfer_share, "reopen": profile.reopen_share, "feedback": profile.feedback_share,
-         "sigma": profile.delay_sigma, "stuck": profile.stuck_share, "mark": DEMO_MARK, "dups": reports - primaries,
-         "now": clock.now()}
+    return {"n": primaries, "days": profile.days, "app": profile.app_share, "notified": profile.notified_share,
+            "transfer": profile.transfer_share, "reopen": profile.reopen_share, "feedback": profile.feedback_share,
+            "sigma": profile.delay_sigma, "stuck": profile.stuck_share, "mark": DEMO_MARK,
+            "dups": reports - primaries, "now": clock.now()}
 
-    say, steps_started = progress, time.monotonic()
 
-    def progress(label: str) -> None:  # noqa: F811  (each step also says how long the previous one took)
-        nonlocal steps_started
-        say(f"{label} (étape précédente : {time.monotonic() - steps_started:.1f} s)")
-        steps_started = time.monotonic()
-
-    progress("points dans les communes, au prorata de la population")
-    s.execute(text("""
+def _scatter_points(params: dict) -> None:
+    """demo_points: random points inside each commune, in proportion to its population (a few spare ones)."""
+    db.session.execute(text("""
         CREATE TEMP TABLE demo_points ON COMMIT DROP AS
         SELECT insee_code, (ST_Dump(ST_GeneratePoints(geom, k))).geom AS location
         FROM (SELECT insee_code, geom,
                      floor(:n * 1.03 * population::float8 / sum(population) OVER () + random())::int AS k
               FROM communes WHERE population > 0) w
         WHERE k > 0
-    """), p)
+    """), params)
 
-    progress("unités compétentes par commune")
+
+def _find_competent_units() -> None:
+    """demo_commune: for each commune, the State unit and the police municipale whose jurisdiction contains it."""
+    s = db.session
     s.execute(text("""
         CREATE TEMP TABLE demo_commune ON COMMIT DROP AS
         SELECT c.insee_code, c.name, c.departement_code, state.id AS state_unit_id, state.kind AS state_kind,
@@ -175,17 +230,13 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
     s.execute(text("ALTER TABLE demo_commune ADD PRIMARY KEY (insee_code)"))
     _analyze("demo_points", "demo_commune")
 
+
+def _draw_reports(profile: DemoProfile, params: dict) -> None:
+    """demo_report: each first report's place, category, instant and unit, with the uniform draws of later steps."""
     cats = [(code, low, high, peak, spread, dispatch)
             for (code, low, high), (_, peak, spread, dispatch) in
             zip(_cumulative({k: v[0] for k, v in profile.categories.items()}), profile.categories.values())]
-    outcomes = [(cat, code, low, high) for cat in profile.categories
-                for code, low, high in _cumulative(profile.outcomes.get(cat, profile.outcomes["default"]))]
-    speeds = list(profile.force_speed.items())
-    descriptions = [(cat, i, len(items), d) for cat, items in profile.descriptions.items()
-                    for i, d in enumerate(items)]
-
-    progress("signalements : catégorie, heure, unité, délais")
-    s.execute(text(f"""
+    db.session.execute(text(f"""
         CREATE TEMP TABLE demo_report ON COMMIT DROP AS
         WITH pts AS (
             -- Sampling in a subquery: with ORDER BY random() in the same SELECT, PostgreSQL would reuse that
@@ -226,11 +277,14 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         FROM timed JOIN demo_commune dc ON dc.insee_code = timed.insee_code
         JOIN categories c ON c.code = timed.category_code
         WHERE dc.state_unit_id IS NOT NULL
-    """), p)
+    """), params)
 
+
+def _draw_timelines(profile: DemoProfile, params: dict) -> None:
+    """demo_timeline: when each report is transferred, accepted, acknowledged, dispatched and resolved."""
     # Normal deviates from uniform pairs, delays in minutes.
-    progress("chronologies")
-    s.execute(text(f"""
+    speeds = list(profile.force_speed.items())
+    db.session.execute(text(f"""
         CREATE TEMP TABLE demo_timeline ON COMMIT DROP AS
         WITH speed AS (SELECT * FROM (VALUES {_values(speeds)}) AS v(kind, factor)),
         base AS (
@@ -266,9 +320,16 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                greatest(ack_at + coalesce(dispatch_delay, interval '0'), received_at + resolve_delay)
                    + make_interval(secs => 60 * 5 * (1 + z2)) AS resolve_at
         FROM at
-    """), p)
+    """), params)
 
-    progress("états, issues, notifications, avis")
+
+def _draw_outcomes(profile: DemoProfile, params: dict) -> None:
+    """demo_final: each report's final unit, outcome and description, when it closes, reopens, informs its author."""
+    outcomes = [(cat, code, low, high) for cat in profile.categories
+                for code, low, high in _cumulative(profile.outcomes.get(cat, profile.outcomes["default"]))]
+    descriptions = [(cat, i, len(items), d) for cat, items in profile.descriptions.items()
+                    for i, d in enumerate(items)]
+    s = db.session
     s.execute(text(f"""
         CREATE TEMP TABLE demo_final ON COMMIT DROP AS
         WITH o AS (SELECT * FROM (VALUES {_values(outcomes)}) AS v(category_code, code, lo, hi)),
@@ -289,11 +350,14 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         FROM t
         JOIN o ON o.category_code = t.category_code AND t.u_outcome >= o.lo AND t.u_outcome < o.hi
         JOIN d ON d.category_code = t.category_code AND d.i = floor(t.u_desc * d.n)
-    """), p)
+    """), params)
     s.execute(text("ALTER TABLE demo_final ADD PRIMARY KEY (id)"))
     _analyze("demo_report", "demo_timeline", "demo_final")
 
-    progress("appareils de démonstration")
+
+def _write_devices(reports: int, profile: DemoProfile, params: dict) -> int:
+    """devices (and demo_device, numbered): the phones that send the app reports, about three reports each."""
+    s = db.session
     devices = max(1, int(reports * profile.app_share / 3))
     s.execute(text("""
         CREATE TEMP TABLE demo_device ON COMMIT DROP AS
@@ -307,10 +371,13 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                (ARRAY['android', 'android', 'ios'])[1 + floor(random() * 3)::int], 'fr', '{}'::jsonb,
                :now - interval '400 days', :now
         FROM demo_device
-    """), p)
+    """), params)
+    return devices
 
-    progress("incidents (doublons)")
-    # Duplicates: later reports of the same fact a few dozen metres away, answered together with the first.
+
+def _write_duplicates(params: dict) -> None:
+    """demo_dup and incidents: later reports of a fact a few dozen metres away, answered together with the first."""
+    s = db.session
     s.execute(text("""
         CREATE TEMP TABLE demo_dup ON COMMIT DROP AS
         SELECT nextval('reports_id_seq') AS id, f.id AS primary_id, nextval('incidents_id_seq') AS incident_id,
@@ -318,16 +385,19 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                f.received_at + make_interval(secs => 60 * (3 + 60 * random())) AS received_at,
                random() < :app AS from_app
         FROM (SELECT * FROM demo_final WHERE NOT transferred ORDER BY random() LIMIT :dups) f
-    """), p)
+    """), params)
     s.execute(text("""
         INSERT INTO incidents (id, category_code, unit_id, location, first_report_at, last_report_at, report_count,
                                status)
         SELECT d.incident_id, f.category_code, f.final_unit_id, f.location, f.received_at, d.received_at, 2,
                CASE WHEN f.resolve_at <= :now THEN 'closed' ELSE 'open' END
         FROM demo_dup d JOIN demo_final f ON f.id = d.primary_id
-    """), p)
+    """), params)
 
-    progress("écriture des signalements")
+
+def _gather_reports(params: dict) -> None:
+    """demo_all: first reports and duplicates in one table, a duplicate's steps following its first report's."""
+    s = db.session
     s.execute(text("""
         CREATE TEMP TABLE demo_all ON COMMIT DROP AS
         SELECT f.id, f.location, f.insee_code, f.commune_name, f.departement_code, f.category_code, f.priority,
@@ -350,11 +420,15 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
                     THEN greatest(f.resolve_at, d.received_at + interval '3 minutes') + interval '1 minute' END,
                greatest(f.closed_at, d.received_at + interval '4 minutes'), NULL, NULL, d.incident_id, d.primary_id
         FROM demo_dup d JOIN demo_final f ON f.id = d.primary_id
-    """), p)
+    """), params)
     s.execute(text("ALTER TABLE demo_all ADD PRIMARY KEY (id)"))
     _analyze("demo_dup", "demo_all")
     s.execute(text("UPDATE demo_all a SET incident_id = d.incident_id FROM demo_dup d WHERE a.id = d.primary_id"))
-    # Steps still in the future have not happened yet.
+
+
+def _leave_future_steps_undone(params: dict) -> None:
+    """demo_all without the steps still in the future at the clock's instant: they have not happened yet."""
+    s = db.session
     s.execute(text("""
         UPDATE demo_all SET
             ack_at = CASE WHEN ack_at <= :now THEN ack_at END,
@@ -365,16 +439,20 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
             reopened_at = CASE WHEN reopened_at <= :now AND closed_at <= :now THEN reopened_at END,
             accepted_at = CASE WHEN accepted_at <= :now THEN accepted_at END,
             transferred_at = CASE WHEN transferred_at <= :now THEN transferred_at END
-    """), p)
+    """), params)
     s.execute(text("""
         UPDATE demo_all SET resolve2_at = CASE WHEN reopened_at IS NOT NULL AND resolve2_at <= :now
                                                THEN resolve2_at END
         WHERE resolve2_at IS NOT NULL
-    """), p)
+    """), params)
     s.execute(text("""
         UPDATE demo_all SET final_unit_id = unit_id WHERE transferred AND accepted_at IS NULL
     """))
-    s.execute(text("""
+
+
+def _write_reports(params: dict, devices: int) -> None:
+    """reports: one row per demo report, its status the last step that happened, its routing reason DEMO_MARK."""
+    db.session.execute(text("""
         INSERT INTO reports (id, reference, category_code, description, location, accuracy_m, commune_insee,
                              commune_name, departement_code, observed_at, received_at, ongoing, status, priority,
                              emergency, unit_id, routing_reason, incident_id, device_id, source, reopen_count,
@@ -406,10 +484,12 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         FROM demo_all a
         LEFT JOIN demo_device dev ON a.from_app AND dev.no = 1 + floor(a.z1 * :k)::int
         ON CONFLICT (reference) DO NOTHING
-    """), p | {"k": devices})
+    """), params | {"k": devices})
 
-    progress("événements")
-    s.execute(text("""
+
+def _write_workflow_events() -> None:
+    """report_events: each written report's history, one event per step that happened (as the console records it)."""
+    db.session.execute(text("""
         INSERT INTO report_events (report_id, type, at, actor_kind, unit_id, target_unit_id, outcome_code, text,
                                    citizen_visible, data)
         SELECT a.id, e.type, e.at, e.actor, e.unit_id, e.target, e.outcome, e.text, e.visible, '{}'::jsonb
@@ -439,8 +519,10 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         WHERE e.at IS NOT NULL
     """))
 
-    progress("avis des habitants")
-    s.execute(text("""
+
+def _write_feedback(params: dict) -> None:
+    """feedback and its events: residents' ratings of closed reports they were told of, better for quick answers."""
+    db.session.execute(text("""
         WITH chosen AS (
             SELECT a.id, a.informed_at, a.z1,
                    -- Reactive answers are rated better.
@@ -464,10 +546,18 @@ def generate_demo_history(reports: int, profile: DemoProfile = DemoProfile(), se
         SELECT report_id, 'feedback', created_at, 'resident', false,
                jsonb_build_object('reactivite', reactivite, 'courtoisie', courtoisie, 'information', information)
         FROM ins
-    """), p)
-    created = s.execute(text("SELECT count(*) FROM demo_all a JOIN reports r ON r.id = a.id")).scalar_one()
+    """), params)
+
+
+def _count_written_reports() -> int:
+    """How many demo reports were written (a drawn reference that collides with an existing one skips its report)."""
+    return db.session.execute(text("SELECT count(*) FROM demo_all a JOIN reports r ON r.id = a.id")).scalar_one()
+
+
+def _commit_and_analyse() -> None:
+    """Commit, then fresh statistics on the tables that grew, so that the dashboard's first queries plan well."""
+    s = db.session
     s.commit()
     for table in ("reports", "report_events", "incidents", "feedback", "devices"):
         s.execute(text(f"ANALYZE {table}"))
     s.commit()
-    return {"reports": created, "devices": devices, "seconds": round(time.monotonic() - started, 1)}

@@ -16,6 +16,7 @@ No open data set ships police and gendarmerie zones, so the demo territory appro
 Every unit built here is marked `synthetic`; a real deployment imports its own jurisdictions
 (`flask units import FILE.geojson`).
 """
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -37,14 +38,35 @@ class DemoUnitRule:
 
 def build_demo_units(rule: DemoUnitRule = DemoUnitRule(), progress: Callable[[str], None] = lambda _: None) -> dict:
     """Replace every synthetic unit by units built from the communes; returns counts per kind."""
-    s = db.session
     params = {"pn_min": rule.pn_min_population, "dense_min": rule.dense_neighbour_min_population,
               "pm_min": rule.pm_min_population}
+    _remove_synthetic_units()
+    progress("état-majors départementaux")
+    _insert_supervision()
+    progress("commissariats de police nationale")
+    _choose_commissariat_seats(params)
+    _attach_dense_neighbours(params)
+    _insert_commissariats()
+    progress("brigades de gendarmerie")
+    _group_remaining_communes()
+    _insert_brigades()
+    progress("polices municipales")
+    _insert_police_municipales(rule, params)
+    counts = _count_synthetic_units()
+    _commit_and_analyse()
+    return counts
+
+
+def _remove_synthetic_units() -> None:
+    """No synthetic unit left (parents unlinked first), so that a rebuild never keeps a unit the rule dropped."""
+    s = db.session
     s.execute(text("UPDATE units SET parent_id = NULL WHERE synthetic"))
     s.execute(text("DELETE FROM units WHERE synthetic"))
 
-    progress("état-majors départementaux")
-    s.execute(text("""
+
+def _insert_supervision() -> None:
+    """One état-major per force and département (DDPN, groupement): the parent that sees its units' reports."""
+    db.session.execute(text("""
         INSERT INTO units (code, name, kind, departement_code, receives_reports, synthetic, service_hours, contact)
         SELECT 'DDPN-' || code, 'Direction départementale de la police nationale — ' || name, 'police_nationale',
                code, false, true, NULL::jsonb, '{}'::jsonb FROM departements
@@ -53,7 +75,10 @@ def build_demo_units(rule: DemoUnitRule = DemoUnitRule(), progress: Callable[[st
                code, false, true, NULL::jsonb, '{}'::jsonb FROM departements
     """))
 
-    progress("commissariats de police nationale")
+
+def _choose_commissariat_seats(params: dict) -> None:
+    """pn_seat: the communes that host a commissariat (large towns, préfectures, arrondissements)."""
+    s = db.session
     s.execute(text("""
         CREATE TEMP TABLE pn_seat ON COMMIT DROP AS
         SELECT c.insee_code, c.name, c.departement_code, c.population, c.geom FROM communes c
@@ -61,7 +86,11 @@ def build_demo_units(rule: DemoUnitRule = DemoUnitRule(), progress: Callable[[st
            OR c.insee_code IN (SELECT prefecture_insee FROM departements WHERE prefecture_insee IS NOT NULL)
     """), params)
     s.execute(text("CREATE INDEX ON pn_seat USING gist (geom)"))
-    s.execute(text("""
+
+
+def _attach_dense_neighbours(params: dict) -> None:
+    """pn_member: each seat, and each dense commune touching seats, joined to the most populous one (agglomeration)."""
+    db.session.execute(text("""
         CREATE TEMP TABLE pn_member ON COMMIT DROP AS
         SELECT insee_code AS member, insee_code AS seat FROM pn_seat
         UNION ALL
@@ -70,7 +99,11 @@ def build_demo_units(rule: DemoUnitRule = DemoUnitRule(), progress: Callable[[st
          WHERE c.population >= :dense_min AND c.insee_code NOT IN (SELECT insee_code FROM pn_seat)
          ORDER BY c.insee_code, s.population DESC)
     """), params)
-    s.execute(text("""
+
+
+def _insert_commissariats() -> None:
+    """One commissariat per seat, its jurisdiction the union of its member communes, under its département's DDPN."""
+    db.session.execute(text("""
         INSERT INTO units (code, name, kind, departement_code, parent_id, jurisdiction, synthetic, service_hours,
                            contact)
         SELECT 'PN-' || seat.insee_code, 'Commissariat de ' || seat.name, 'police_nationale', seat.departement_code,
@@ -81,19 +114,26 @@ def build_demo_units(rule: DemoUnitRule = DemoUnitRule(), progress: Callable[[st
         GROUP BY seat.insee_code, seat.name, seat.departement_code
     """))
 
-    progress("brigades de gendarmerie")
-    s.execute(text("""
+
+def _group_remaining_communes() -> None:
+    """gn_group: the communes no commissariat covers, keyed by département and intercommunalité (EPCI)."""
+    db.session.execute(text("""
         CREATE TEMP TABLE gn_group ON COMMIT DROP AS
         SELECT c.insee_code, c.name, c.population, c.departement_code, c.geom,
                c.departement_code || '-' || coalesce(c.epci_code, c.insee_code) AS group_key
         FROM communes c WHERE c.insee_code NOT IN (SELECT member FROM pn_member)
     """))
-    s.execute(text("""
+
+
+def _insert_brigades() -> None:
+    """One brigade per group, seated in its most populous commune, under its département's groupement."""
+    db.session.execute(text("""
         INSERT INTO units (code, name, kind, departement_code, parent_id, jurisdiction, synthetic, service_hours,
                            contact)
         SELECT 'GN-' || seat.insee_code, 'Brigade de gendarmerie de ' || seat.name, 'gendarmerie',
                g.departement_code, (SELECT id FROM units WHERE code = 'GGD-' || g.departement_code),
-               g.jurisdiction, true, NULL::jsonb, jsonb_build_object('phone', '17', 'note', 'Unité fictive de démonstration')
+               g.jurisdiction, true, NULL::jsonb,
+               jsonb_build_object('phone', '17', 'note', 'Unité fictive de démonstration')
         FROM (SELECT group_key, min(departement_code) AS departement_code,
                      ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS jurisdiction,
                      (array_agg(insee_code ORDER BY population DESC, insee_code))[1] AS seat_insee
@@ -101,8 +141,10 @@ def build_demo_units(rule: DemoUnitRule = DemoUnitRule(), progress: Callable[[st
         JOIN communes seat ON seat.insee_code = g.seat_insee
     """))
 
-    progress("polices municipales")
-    s.execute(text("""
+
+def _insert_police_municipales(rule: DemoUnitRule, params: dict) -> None:
+    """One police municipale per large enough city (Paris, Lyon, Marseille whole), open in `rule.pm_hours` only."""
+    db.session.execute(text("""
         INSERT INTO units (code, name, kind, departement_code, jurisdiction, synthetic, service_hours, contact)
         SELECT 'PM-' || city_code, 'Police municipale de ' || city_name, 'police_municipale', departement_code,
                jurisdiction, true, CAST(:hours AS jsonb),
@@ -116,11 +158,19 @@ def build_demo_units(rule: DemoUnitRule = DemoUnitRule(), progress: Callable[[st
               WHERE c.population >= :pm_min OR c.parent_insee IN ('75056', '69123', '13055')
               GROUP BY coalesce(c.parent_insee, c.insee_code), coalesce(c.parent_insee, '')) city
         WHERE population >= :pm_min
-    """), {**params, "hours": __import__("json").dumps(rule.pm_hours)})
-    counts = dict(s.execute(text(
+    """), {**params, "hours": json.dumps(rule.pm_hours)})
+
+
+def _count_synthetic_units() -> dict:
+    """Synthetic units per kind, supervision apart (`police_nationale_supervision`…): what the loader reports."""
+    return dict(db.session.execute(text(
         "SELECT kind || CASE WHEN receives_reports THEN '' ELSE '_supervision' END, count(*) FROM units "
         "WHERE synthetic GROUP BY 1")).all())
+
+
+def _commit_and_analyse() -> None:
+    """Commit, then fresh statistics on units: routing finds a report's unit by its jurisdiction's index."""
+    s = db.session
     s.commit()
     s.execute(text("ANALYZE units"))
     s.commit()
-    return counts

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from models import Report, db
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, console_login as _login  # noqa: F401 (constants)
+from tests.instants import WEEKDAY_NIGHT
 from tests.integration.console_support import LYON_2E, make_officer, make_report, unit
 
 pytestmark = pytest.mark.browser
@@ -58,18 +59,20 @@ def test_triage_from_queue_to_resolution(live_server, new_page):
     assert db.session.get(Report, report.id).status == "resolved"
 
 
+@pytest.mark.instant(WEEKDAY_NIGHT)  # the police municipale is closed: parking goes to the commissariat
 def test_transfer_accepted_by_the_other_unit_and_scope(live_server, new_page):
     make_officer("paris@test.fr", unit_code="PN-75104")
     make_officer("pm@test.fr", unit_code="PM-75056")
     make_officer("lyon@test.fr", unit_code="PN-69382")
-    report = make_report("point_de_deal", description="Deal devant l'école")
+    report = make_report("stationnement_genant", description="Voiture sur le passage piéton")
     make_report("point_de_deal", at=LYON_2E, description="Deal à Lyon")
 
     paris = new_page()
     _login(paris, live_server, "paris@test.fr")
     paris.get_by_role("link", name=report.reference).click()
     transfer = paris.locator(".action-transfer")
-    transfer.get_by_label("Unité destinataire").select_option(label="Police municipale de Paris (police municipale)")
+    # Each unit offered is listed with its opening hours; it is chosen here by its id.
+    transfer.get_by_label("Unité destinataire").select_option(value=str(unit("PM-75056").id))
     transfer.get_by_label("Motif du transfert").fill("Compétence de la police municipale")
     transfer.get_by_role("button", name="Transférer").click()
     expect(paris.locator(".flash-success")).to_contain_text("Transfert demandé")

@@ -67,6 +67,7 @@ CONSOLE_EXPECTED = {
     "reveal_contact": _console_expected(200),
     "merge": _console_expected(DONE),
     "incident_page": _console_expected(200),
+    "split": _console_expected(DONE),
     "accounts": {(role, target): {"anonyme": LOGIN, "admin": 200}.get(role, HIDDEN)
                  for role in ROLES for target in ("own", "other")},
     "dashboard": _supervision(),
@@ -131,6 +132,8 @@ def _console_action(client, action: str, target, sibling) -> int:
         return _post(client, f"{base}/merge", "merge", other_report=str(candidate.id)).status_code
     if action == "incident_page":
         return client.get(f"/console/incidents/{target.incident_id}").status_code
+    if action == "split":
+        return _post(client, f"{base}/split", "split").status_code
     if action == "accounts":
         return client.get("/console/accounts").status_code
     if action == "dashboard":
@@ -173,7 +176,7 @@ def test_console_authorization_matrix(app, db_session, role):
     actual, expected, unchanged = {}, {}, []
     for action, cells in CONSOLE_EXPECTED.items():
         for target_name, where in (("own", PARIS_4E), ("other", LYON_2E)):
-            target, sibling = _reports(where, with_incident=action == "incident_page")
+            target, sibling = _reports(where, with_incident=action in ("incident_page", "split"))
             before = _state(target.id)
             status = _console_action(client, action, target, sibling)
             actual[(action, target_name)] = status

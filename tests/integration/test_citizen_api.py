@@ -323,7 +323,8 @@ def test_openapi_document_lists_each_operations_real_error_codes_and_no_catch_al
     assert all("default" not in op["responses"] and "503" in op["responses"] for op in operations.values())
     intake = operations["POST /api/v1/reports"]["responses"]
     assert {"201", "400", "401", "413", "422", "429", "503"} <= set(intake)
-    assert "429" not in operations["GET /api/v1/categories"]["responses"]  # no limit there
+    assert "429" in operations["GET /api/v1/categories"]["responses"]  # unauthenticated: limited per address
+    assert "429" not in operations["GET /api/v1/devices/me"]["responses"]  # no limit there
     assert "401" not in operations["POST /api/v1/devices"]["responses"]  # registration needs no token
     error = intake["422"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/Error"}

@@ -77,10 +77,14 @@ def test_resolve_needs_a_known_outcome(app, db_session):
     assert report.status == "acknowledged"
 
 
+# At night the police municipale is closed, so a parking report goes to the commissariat, which may hand it back to
+# the police municipale (competent for parking; it could not take a point de deal).
+@pytest.mark.instant(WEEKDAY_NIGHT)
 def test_transfer_then_accept_by_the_receiving_unit(app, db_session):
     make_officer("paris@test.fr", unit_code="PN-75104")
     make_officer("pm@test.fr", unit_code="PM-75056")
-    report = make_report()
+    report = make_report("stationnement_genant", description="Voiture sur le passage piéton")
+    assert report.unit_id == unit("PN-75104").id
     due = report.acknowledge_due_at
     paris, pm = new_client(app), new_client(app)
     login(paris, "paris@test.fr")

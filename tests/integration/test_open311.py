@@ -544,3 +544,18 @@ def test_keys_are_stored_hashed_and_cli_manages_them(app, db_session):
     assert result.exit_code == 0 and "révoquée" in result.output
     assert partners.verify_key(secret) is None
     assert runner.invoke(args=["open311", "key", "revoke", "999999"]).exit_code != 0
+
+
+def test_concurrent_creates_with_one_key_do_not_wait_for_each_other(app, committed):
+    """The "last used" bookkeeping never makes a partner's request wait for another one's commit."""
+    from service.accounts.partners import _NOTE_USE
+    created = partners.create_key("Import en masse")
+    params = {"id": created.partner_key.id, "now": service_clock.now(), "resolution_s": 60}
+    with db.engine.connect() as first, db.engine.connect() as second:
+        with first.begin():
+            assert first.execute(_NOTE_USE, params).rowcount == 1  # holds the row until its commit
+            with second.begin():
+                second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                assert second.execute(_NOTE_USE, params).rowcount == 0  # skipped, not waited for
+                # A report referencing the key (its foreign-key check) does not wait either.
+                second.execute(text("SELECT 1 FROM partner_keys WHERE id = :id FOR KEY SHARE"), params)
