@@ -5,6 +5,11 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 from geoalchemy2 import alembic_helpers
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from service.platform.database_roles import grant_application_role
 
 from service.platform import partitions
 
@@ -15,7 +20,18 @@ logger = logging.getLogger("alembic.env")
 
 
 def get_engine():
+    """The owner's connection when DATABASE_OWNER_URL is set (the application role may not alter the schema)."""
+    owner_url = current_app.config.get("DATABASE_OWNER_URL")
+    if owner_url:
+        return create_engine(owner_url, poolclass=NullPool)
     return current_app.extensions["migrate"].db.engine
+
+
+def application_role() -> str | None:
+    """The role of DATABASE_URL when migrations run as another one: it gets its grants after every upgrade."""
+    if not current_app.config.get("DATABASE_OWNER_URL"):
+        return None
+    return make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).username
 
 
 def get_metadata():
@@ -55,6 +71,9 @@ def run_migrations_online():
             **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+            app_role = application_role()
+            if app_role and app_role != connection.engine.url.username:
+                grant_application_role(connection, app_role)
 
 
 if context.is_offline_mode():

@@ -23,14 +23,16 @@ from models.category import Category, OutcomeCode  # noqa: E402,F401
 from models.territory import Commune, Departement, Territory  # noqa: E402,F401
 from models.unit import Unit, UnitKind  # noqa: E402,F401
 from models.device import Device, PushToken  # noqa: E402,F401
-from models.officer import Officer, Role  # noqa: E402,F401
+from models.officer import Officer, OfficerSession, Role  # noqa: E402,F401
 from models.incident import Incident  # noqa: E402,F401
 from models.report import (OPEN_STATUSES, OPEN_STATUSES_SQL, Report, ReportContact, ReportPhoto,  # noqa: E402,F401
                            ReportStatus)
 from models.event import ReportEvent, EventType  # noqa: E402,F401
 from models.notification import Notification, NotificationState  # noqa: E402,F401
 from models.feedback import Feedback  # noqa: E402,F401
-from models.audit import AuditEntry  # noqa: E402,F401
+from models.audit import AuditCheckpoint, AuditEntry  # noqa: E402,F401
 from models.partner import PartnerKey  # noqa: E402,F401
 from models.idempotency import IdempotencyRecord  # noqa: E402,F401
+from models.message import (CannedQuestion, MessageAuthor, ReportMessage,  # noqa: E402,F401
+                            ReportMessagePhoto)
 from models.indicator import IndicatorRefresh, IndicatorSnapshot, ReportClock  # noqa: E402,F401

@@ -19,3 +19,16 @@ class AuditEntry(db.Model):
     details: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
     prev_hash: Mapped[str] = mapped_column(Text, nullable=False)
     hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+
+
+class AuditCheckpoint(db.Model):
+    """A signed statement that the chain was verified up to an entry: what `audit verify` resumes from, and what
+    reveals a deleted tail or a truncation (the entry it names must still be there, with the same hash)."""
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at = mapped_column(DateTime(timezone=True), nullable=False)
+    entry_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    entry_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    entries: Mapped[int] = mapped_column(BigInteger, nullable=False)  # entries in the chain up to entry_id
+    mac: Mapped[str] = mapped_column(Text, nullable=False)  # HMAC of the above with AUDIT_HMAC_KEY

@@ -1,7 +1,7 @@
 """Officer accounts of the console."""
 import enum
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Text, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
@@ -31,3 +31,16 @@ class Officer(db.Model):
     unit = relationship("Unit", lazy="joined")
 
     __table_args__ = (CheckConstraint("role IN ('agent', 'superviseur', 'admin')", name="role"),)
+
+
+class OfficerSession(db.Model):
+    """A console session held server-side: the cookie carries only its random token, so ending the row (logout,
+    password change, deactivation, expiry) ends every copy of the cookie."""
+    __tablename__ = "officer_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)  # SHA-256 of the cookie's token
+    created_at = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen_at = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at = mapped_column(DateTime(timezone=True))

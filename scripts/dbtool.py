@@ -4,6 +4,9 @@ Run with the project's virtualenv (psycopg and redis are its dependencies):
     dbtool.py pg-ping URL            exit 0 when the server at URL answers (the database itself may not exist yet)
     dbtool.py pg-wait URL SECONDS    same, retrying for a while (a server that is starting)
     dbtool.py pg-ensure-db URL       create the database of URL when missing (PostGIS comes with the migrations)
+    dbtool.py pg-ensure-roles URL    as the administrator of URL: create the database's owner and application roles
+                                     (service.platform.database_roles); prints "OWNER_URL APP_URL", or nothing when
+                                     URL's role is not a superuser (then it is used as it is)
     dbtool.py redis-ping URL         exit 0 when Redis answers PING
     dbtool.py redis-wait URL SECONDS
     dbtool.py with-database URL NAME print URL with its database replaced by NAME
@@ -65,6 +68,16 @@ def pg_ensure_db(url: str) -> None:
             return
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         print(f"    database {name}: created")
+
+
+def pg_ensure_roles(url: str) -> str:
+    with _connect(url) as conn:
+        if not conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+            return ""
+    from service.platform.config import normalise_database_url
+    from service.platform.database_roles import ensure_roles
+    owner_url, app_url = ensure_roles(normalise_database_url(url))
+    return f"{owner_url} {app_url}"
 
 
 def redis_ping(url: str, quiet: bool = False) -> bool:
@@ -135,6 +148,9 @@ def main(argv: list[str]) -> int:
         return 0 if wait(pg_ping, args[0], float(args[1])) else 1
     if command == "pg-ensure-db":
         pg_ensure_db(args[0])
+        return 0
+    if command == "pg-ensure-roles":
+        print(pg_ensure_roles(args[0]))
         return 0
     if command == "redis-ping":
         return 0 if redis_ping(args[0]) else 1

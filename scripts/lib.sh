@@ -122,6 +122,21 @@ ensure_database() {
     dbtool pg-ensure-db "$DATABASE_URL" || die "could not create the database of $(dbtool describe "$DATABASE_URL")"
 }
 
+# ensure_roles: when DATABASE_URL is an administrator's, create the database's owner and application roles and
+# export DATABASE_OWNER_URL (migrations) and DATABASE_URL (the application role: what the service connects as).
+ensure_roles() {
+    local urls
+    step "Database roles (owner for migrations, application role for the service)"
+    urls="$(dbtool pg-ensure-roles "$DATABASE_URL")" || die "could not create the roles of $(dbtool describe "$DATABASE_URL")"
+    if [[ -z $urls ]]; then
+        info "$(dbtool describe "$DATABASE_URL") is not a superuser: used as it is (see docs/deploy.md for the roles)"
+        return 0
+    fi
+    export DATABASE_OWNER_URL="${urls%% *}" DATABASE_URL="${urls##* }"
+    info "owner       $(dbtool describe "$DATABASE_OWNER_URL")"
+    info "application $(dbtool describe "$DATABASE_URL")"
+}
+
 # --- Redis -------------------------------------------------------------------------------------------------
 
 start_system_redis() {

@@ -34,8 +34,14 @@ trap 'exit 0' INT TERM
 ensure_postgres proxima
 ensure_redis 0
 ensure_database
+ensure_roles
 report="$(mktemp -t proxima-run.XXXXXX)"
-migrate_and_load --seed-demo --report "$report"
+# Demo accounts and the demo history belong to development only (production refuses to start with them).
+if [[ ${PROXIMA_ENV:-development} == development ]]; then
+    migrate_and_load --seed-demo --report "$report"
+else
+    migrate_and_load --report "$report"
+fi
 credentials="$(cat "$report")"
 rm -f "$report"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages Proxima needs when they are missing: PostGIS, Redis, Node/npm, with --browser
-# Chromium + ChromeDriver (only the test suite drives a browser), and with --cluster what `make cluster` runs
-# (PgBouncer, pg_partman, Redis Sentinel). Idempotent: installs nothing when all are there.
+# Chromium + ChromeDriver and nginx (only the test suite drives a browser, one of its tests through nginx), and
+# with --cluster what `make cluster` runs (PgBouncer, pg_partman, Redis Sentinel). Idempotent: installs nothing
+# when all are there.
 set -euo pipefail
 
 browser=0
@@ -33,6 +34,8 @@ browser_packages=()
 if [[ $browser -eq 1 ]]; then
     installed chromium || browser_packages+=(chromium)
     installed chromium-driver || browser_packages+=(chromium-driver)
+    # The TLS deployment test puts Debian's nginx in front of gunicorn (docs/deploy.md).
+    command -v nginx >/dev/null 2>&1 || browser_packages+=(nginx-light)
 fi
 if [[ $cluster -eq 1 ]]; then
     # The cluster runs its own servers on loopback from these binaries; the packages' system services (pgbouncer,

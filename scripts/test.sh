@@ -24,7 +24,10 @@ fi
 ensure_postgres proxima_test
 ensure_redis 15
 ensure_database
+# The suite is given the administrator's URL: it runs as the database's application role and migrates as its owner
+# (tests/conftest.py), the roles that ensure_roles creates here for the provisioning below.
 export TEST_DATABASE_URL="$DATABASE_URL" TEST_REDIS_URL="$REDIS_URL" PROXIMA_ENV=test
+ensure_roles
 migrate_and_load
 
 step "Test suite (pytest)"

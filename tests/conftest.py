@@ -1,7 +1,10 @@
 """Test fixtures: a real PostgreSQL+PostGIS database built by the migrations, a real Redis, per-test rollback.
 
 Environment (set by `make test`; the defaults suit this machine):
-  TEST_DATABASE_URL  database used by the suite (created if missing), default .../proxima_test
+  TEST_DATABASE_URL  database used by the suite (created if missing), default .../proxima_test, as an administrator:
+                     the suite creates the database's owner and application roles (service.platform.database_roles)
+                     and runs as the application role, as the service does in production; the migrations and the
+                     cleanup between tests run as the owner
   TEST_REDIS_URL     Redis database used by the suite (flushed around each test), default redis://127.0.0.1:6379/15
   TEST_INSTANT       the instant every test starts at, unless it states its own with @pytest.mark.instant(...)
                      (default: a Tuesday 10:00 in Paris, police municipale open; `make test` runs the suite a
@@ -26,10 +29,17 @@ from werkzeug.serving import make_server
 from models import db
 from service.platform import clock as service_clock
 from service.platform.config import normalise_database_url
+from service.platform.database_roles import ensure_roles, role_names
 from tests.instants import WEEKDAY_DAYTIME
 
-TEST_DATABASE_URL = normalise_database_url(
+TEST_ADMIN_URL = normalise_database_url(
     os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/proxima_test"))
+_OWNER_ROLE, _APP_ROLE = role_names(make_url(TEST_ADMIN_URL).database)
+# What the service connects with (the application role), and what migrates and cleans up (the owner).
+TEST_DATABASE_URL = make_url(TEST_ADMIN_URL).set(username=_APP_ROLE, password=None).render_as_string(
+    hide_password=False)
+TEST_OWNER_URL = make_url(TEST_ADMIN_URL).set(username=_OWNER_ROLE, password=None).render_as_string(
+    hide_password=False)
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 TEST_INSTANT = datetime.fromisoformat(os.environ.get("TEST_INSTANT") or WEEKDAY_DAYTIME)
@@ -50,10 +60,17 @@ def _ensure_database(url: str) -> None:
     admin.dispose()
 
 
+def pytest_sessionstart(session):
+    """The test database and its two roles exist before any test connects (idempotent, a fraction of a second)."""
+    _ensure_database(TEST_ADMIN_URL)
+    ensure_roles(TEST_ADMIN_URL)
+
+
 def _test_config() -> dict:
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL,
+        "DATABASE_OWNER_URL": TEST_OWNER_URL,
         "REDIS_URL": TEST_REDIS_URL,
         "RATELIMIT_STORAGE_URI": TEST_REDIS_URL,
         "SECRET_KEY": "test-secret",
@@ -68,7 +85,6 @@ def _test_config() -> dict:
 @pytest.fixture(scope="session")
 def app():
     """The application on the test database: migrated to head, reference data loaded once."""
-    _ensure_database(TEST_DATABASE_URL)
     from service import create_app
     application = create_app(_test_config())
     with application.app_context():
@@ -80,12 +96,31 @@ def app():
     yield application
 
 
+def owner_engine():
+    """The owner's connection: what the tests use to play an attacker with more than the service's rights."""
+    global _OWNER_ENGINE
+    if _OWNER_ENGINE is None:
+        _OWNER_ENGINE = create_engine(TEST_OWNER_URL, pool_size=1)
+    return _OWNER_ENGINE
+
+
+_OWNER_ENGINE = None
+
+
 def _truncate_transactional_tables() -> None:
+    """As the owner (the application role may not truncate): the audit tables' append-only triggers are disabled
+    for the cleanup only, inside its transaction."""
+    db.session.remove()
     tables = [t.name for t in db.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
-    db.session.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-    # Units created by tests (imports) are not synthetic demo units.
-    db.session.execute(text("DELETE FROM units WHERE NOT synthetic"))
-    db.session.commit()
+    audit_tables = [t for t in ("audit_log", "audit_checkpoints") if t in tables]
+    with owner_engine().begin() as conn:
+        for table in audit_tables:
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+        for table in audit_tables:
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+        # Units created by tests (imports) are not synthetic demo units.
+        conn.execute(text("DELETE FROM units WHERE NOT synthetic"))
 
 
 def clock_environment() -> dict:

@@ -79,4 +79,5 @@ def retention_run_command(dry_run: bool, as_of) -> None:
                + f"{counts['reports']} signalement(s), {counts['photos']} photo(s), "
                + f"{counts['contacts']} coordonnée(s), "
                + f"{counts['texts']} texte(s) d'agent ou de résident, {counts['comments']} commentaire(s) d'avis, "
-               + f"{counts['payloads']} contenu(s) de notification.")
+               + f"{counts['payloads']} contenu(s) de notification, {counts['message_texts']} message(s), "
+               + f"{counts['message_photos']} photo(s) de message.")

@@ -1,16 +1,17 @@
-"""Officer accounts: creation, password hashing, login with throttling and temporary lock, demo accounts."""
+"""Officer accounts: creation, password hashing, login, audited changes of password, role, unit and activity,
+demo accounts. Throttling of failed logins: service.accounts.login_throttle."""
 import base64
 import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import Officer, Role, Unit, db
+from service.accounts import sessions
 from service.platform import audit, clock
 
 MIN_PASSWORD_LENGTH = 12
@@ -73,9 +74,11 @@ class LoginResult:
 
 
 def authenticate(email: str, password: str, remote_addr: str | None = None) -> LoginResult:
-    """Check credentials; count failures and lock the account for LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES.
+    """Check credentials; every attempt is audited. Commits.
 
-    A locked account refuses even the right password until the lock expires. Commits.
+    Failures never lock the account (a stranger could then keep its owner out): the console throttles them per
+    account × address (service.accounts.login_throttle). An account locked by an administrator's earlier lock
+    (`locked_until`) refuses even the right password until it expires.
     """
     email = normalise_email(email)
     officer = db.session.scalar(select(Officer).where(func.lower(Officer.email) == email))
@@ -98,21 +101,18 @@ def authenticate(email: str, password: str, remote_addr: str | None = None) -> L
         audit.record(officer, "login.success", "officer", officer.id, {"ip": remote_addr})
         db.session.commit()
         return LoginResult(officer)
-    # Atomic increment: concurrent wrong guesses must all count.
-    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
+    # Atomic increment: concurrent wrong guesses must all count (shown to administrators, never locks).
     failures = db.session.execute(
         update(Officer).where(Officer.id == officer.id)
         .values(failed_logins=Officer.failed_logins + 1).returning(Officer.failed_logins)).scalar_one()
-    locked = failures >= max_failures
-    if locked:
-        until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-        db.session.execute(update(Officer).where(Officer.id == officer.id)
-                           .values(locked_until=until, failed_logins=0))
-    audit.record(officer, "login.locked" if locked else "login.failure", "officer", officer.id,
-                 {"ip": remote_addr, "failures": failures})
+    audit.record(officer, "login.failure", "officer", officer.id, {"ip": remote_addr, "failures": failures})
     db.session.commit()
     db.session.refresh(officer)
-    return LoginResult(None, locked=locked)
+    return LoginResult(None)
+
+
+def find_by_email(email: str) -> Officer | None:
+    return db.session.scalar(select(Officer).where(func.lower(Officer.email) == normalise_email(email)))
 
 
 def load_active(officer_id) -> Officer | None:
@@ -178,11 +178,48 @@ def seed_demo_officers() -> list[dict]:
     return rows
 
 
+def deactivate_demo_officers(actor) -> list[str]:
+    """Deactivate the demo accounts still active (production refuses to serve with them). Commits."""
+    emails = [email for email, *_ in DEMO_ACCOUNTS]
+    demo = db.session.scalars(select(Officer).where(Officer.email.in_(emails), Officer.active.is_(True))).all()
+    for officer in demo:
+        officer.active = False
+        audit.record(actor, "officer.deactivate", "officer", officer.id, {"email": officer.email, "demo": True})
+    db.session.commit()
+    return [officer.email for officer in demo]
+
+
 def set_active(officer: Officer, active: bool, actor) -> Officer:
-    """Deactivate (sessions end at the next request) or reactivate an account. Commits."""
+    """Deactivate (every session ends at once) or reactivate an account. Commits."""
     officer.active = active
+    if not active:
+        sessions.end_all(officer)
     audit.record(actor, "officer.activate" if active else "officer.deactivate", "officer", officer.id,
                  {"email": officer.email})
+    db.session.commit()
+    return officer
+
+
+def set_password(officer: Officer, password: str, actor) -> Officer:
+    """Change the password; every session of the account ends (a copied cookie stops working). Commits."""
+    officer.password_hash = hash_password(password)
+    sessions.end_all(officer)
+    audit.record(actor, "officer.password_change", "officer", officer.id, {"email": officer.email})
+    db.session.commit()
+    return officer
+
+
+def change_assignment(officer: Officer, role: str, unit: Unit | None, actor) -> Officer:
+    """Change who the officer is (role) and which reports they see (unit); their sessions end. Commits."""
+    if role not in {r.value for r in Role}:
+        raise OfficerError("Rôle inconnu : agent, superviseur ou admin.")
+    if role != Role.ADMIN.value and unit is None:
+        raise OfficerError("Un agent ou un superviseur doit être rattaché à une unité.")
+    before = {"role": officer.role, "unit_id": officer.unit_id}
+    officer.role, officer.unit_id = role, unit.id if unit else None
+    sessions.end_all(officer)
+    audit.record(actor, "officer.assignment_change", "officer", officer.id,
+                 {"email": officer.email, "before": before, "after": {"role": role, "unit_id": officer.unit_id}})
     db.session.commit()
     return officer
 

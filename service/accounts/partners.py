@@ -8,7 +8,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import PartnerKey, db
-from service.platform import clock
+from service.platform import audit, clock
 
 # Keys carry a recognisable prefix so a leaked one is easy to spot in logs or repositories.
 KEY_PREFIX = "pxk_"
@@ -24,14 +24,16 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(name: str) -> CreatedKey:
-    """Create a key for a partner and commit; the clear secret is returned once and never kept."""
+def create_key(name: str, actor="cli") -> CreatedKey:
+    """Create a key for a partner and commit, audited; the clear secret is returned once and never kept."""
     name = (name or "").strip()
     if not name:
         raise ValueError("Le nom du partenaire est obligatoire.")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = PartnerKey(name=name, prefix=secret[:len(KEY_PREFIX) + 6], key_hash=hash_key(secret))
     db.session.add(key)
+    db.session.flush()
+    audit.record(actor, "partner_key.create", "partner_key", key.id, {"name": name, "prefix": key.prefix})
     db.session.commit()
     return CreatedKey(key, secret)
 
@@ -78,13 +80,14 @@ def _note_use(key: PartnerKey) -> None:
         set_committed_value(key, "last_used_at", now)  # the loaded row says what was written, with no second UPDATE
 
 
-def revoke_key(key_id: int) -> PartnerKey | None:
-    """Revoke a key (idempotent) and commit; None if no such key."""
+def revoke_key(key_id: int, actor="cli") -> PartnerKey | None:
+    """Revoke a key (idempotent) and commit, audited; None if no such key."""
     key = db.session.get(PartnerKey, key_id)
     if key is None:
         return None
     if key.revoked_at is None:
         db.session.execute(update(PartnerKey).where(PartnerKey.id == key_id).values(revoked_at=clock.now()))
+        audit.record(actor, "partner_key.revoke", "partner_key", key_id, {"name": key.name, "prefix": key.prefix})
         db.session.commit()
         db.session.refresh(key)
     return key

@@ -7,7 +7,7 @@ from sqlalchemy import func
 
 from models import Feedback, OutcomeCode, Report, ReportEvent, ReportPhoto, db
 from models.event import CITIZEN_VISIBLE
-from service.reports import workflow
+from service.reports import messages, workflow
 
 
 TIMELINE_TEXT = {
@@ -66,6 +66,24 @@ def timeline(report: Report, locale: str) -> list[dict]:
             outcome = {"code": o.code, "label": o.label_en if locale == "en" else o.label_fr,
                        "text": o.citizen_text_en if locale == "en" else o.citizen_text_fr}
         entries.append({"type": event.type, "at": event.at, "text": text, "outcome": outcome})
+    return sorted(entries + _message_entries(report, locale), key=lambda entry: entry["at"])
+
+
+MESSAGE_TEXT = {"unit": ("Message de {unit} : {text}", "Message from {unit}: {text}"),
+                "resident": ("Votre message : {text}", "Your message: {text}")}
+
+
+def _message_entries(report: Report, locale: str) -> list[dict]:
+    """The report's thread in its timeline (service/reports/messages.py): the unit by its name, never an officer."""
+    thread = messages.thread(report)
+    names = messages.unit_names(thread)
+    entries = []
+    for message in thread:
+        fr, en = MESSAGE_TEXT[message.author]
+        text = message.text or "(photo)"
+        entries.append({"type": f"{message.author}_message", "at": message.created_at, "outcome": None,
+                        "text": (en if locale == "en" else fr).format(unit=names.get(message.unit_id, ""),
+                                                                      text=text)})
     return entries
 
 

@@ -112,7 +112,7 @@ def list_reports(query):
 @blp.response(200, ReportSchema)
 @blp.alt_response(404, schema="Error", description="No such report for this device")
 def show_report(reference):
-    return report_dict(_own_report(reference), current_device().locale)
+    return report_dict(own_report(reference), current_device().locale)
 
 
 @blp.post("/reports/<string:reference>/reopen")
@@ -122,7 +122,7 @@ def show_report(reference):
 @blp.alt_response(404, schema="Error", description="No such report for this device")
 @blp.alt_response(409, schema="Error", description="Not closed, already reopened once, or closed more than 7 days ago")
 def reopen_report(body, reference):
-    report = _own_report(reference)
+    report = own_report(reference)
     try:
         workflow.reopen_by_resident(report, body.get("reason"))
     except workflow.WorkflowError as exc:
@@ -130,7 +130,7 @@ def reopen_report(body, reference):
     return report_dict(report, current_device().locale)
 
 
-def _own_report(reference: str) -> Report:
+def own_report(reference: str) -> Report:
     """The caller's report, or 404: another device's report is indistinguishable from a missing one."""
     report = db.session.execute(db.select(Report).where(
         Report.reference == reference, Report.device_id == current_device().id)).scalar_one_or_none()

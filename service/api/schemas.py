@@ -201,3 +201,29 @@ class ReportSchema(ReportCreatedSchema):
 
 class ReopenSchema(StrictSchema):
     reason = fields.String(validate=validate.Length(max=1000), allow_none=True)
+
+
+class MessageCreateSchema(StrictSchema):
+    text = fields.String(load_default="", validate=validate.Length(max=2000, error="2000 caractères au plus."),
+                         metadata={"description": "The resident's message; may be empty when photos are attached"})
+
+
+class MessageSchema(Schema):
+    id = fields.Integer()
+    author = fields.String(metadata={"description": "`unit` or `resident`; an officer is never named"})
+    unit = fields.String(allow_none=True, metadata={"description": "The unit's name, for the unit's messages"})
+    text = fields.String()
+    photos = fields.Integer(metadata={"description": "Number of photos attached"})
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True, metadata={"description": "When the other side read it"})
+
+
+class MessageListSchema(Schema):
+    items = fields.List(fields.Nested(MessageSchema))
+    unread = fields.Integer(metadata={"description": "The unit's messages the resident has not marked read"})
+    open = fields.Boolean(metadata={"description": "Whether messages may still be posted on this report"})
+
+
+class MessagesReadSchema(StrictSchema):
+    up_to = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**62),
+                           metadata={"description": "Mark the unit's messages up to this id (default: all)"})

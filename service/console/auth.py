@@ -1,4 +1,5 @@
-"""Console sign-in: Flask-Login session for an Officer, throttled login, safe `next=` redirects."""
+"""Console sign-in: a server-side session (service.accounts.sessions) behind Flask-Login's cookie, login
+throttled per account × address (service.accounts.login_throttle), safe `next=` redirects."""
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
@@ -8,13 +9,13 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from models import Officer
-from service.accounts import officers
+from models import Officer, db
+from service.accounts import login_throttle, officers, sessions
 from service.console.blueprint import bp, login_manager
-from service.platform.redis_client import get_redis
+from service.platform import audit
 
 FAILED_LOGIN_MESSAGE = "Identifiants incorrects, ou compte temporairement verrouillé après trop d'échecs."
-IP_WINDOW_SECONDS = 15 * 60
+SESSION_TOKEN_KEY = "sid"
 
 
 class SessionOfficer(UserMixin):
@@ -36,7 +37,7 @@ class SessionOfficer(UserMixin):
 
 @login_manager.user_loader
 def _load_user(officer_id: str):
-    officer = officers.load_active(officer_id)
+    officer = sessions.resolve(officer_id, session.get(SESSION_TOKEN_KEY))
     return SessionOfficer(officer) if officer else None
 
 
@@ -64,24 +65,22 @@ class LoginForm(FlaskForm):
     password = PasswordField("Mot de passe", validators=[DataRequired(), Length(max=512)])
 
 
-def _ip_throttled(ip: str) -> bool:
-    """Per-address ceiling on failed logins, on top of the per-account lock (many accounts, one attacker)."""
-    try:
-        count = int(get_redis().get(f"console:login-failures:{ip}") or 0)
-    except Exception:  # Redis down: the per-account lock in PostgreSQL still applies
-        return False
-    return count >= current_app.config["LOGIN_MAX_FAILURES_PER_IP"]
-
-
-def _count_ip_failure(ip: str) -> None:
-    try:
-        key = f"console:login-failures:{ip}"
-        pipe = get_redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, IP_WINDOW_SECONDS)
-        pipe.execute()
-    except Exception:
-        pass
+def _audit_failure(email: str, ip: str) -> None:
+    """Count a failed login; a threshold reached is audited (once per window), with the account's officer so
+    that its supervisors see it on their journal page."""
+    crossed = login_throttle.count_failure(email, ip)
+    if not (crossed.pair or crossed.address or crossed.alert):
+        return
+    target = officers.find_by_email(email)
+    details = {"ip": ip, "network": login_throttle.network_of(ip), "email": officers.normalise_email(email)}
+    if crossed.pair:
+        audit.record(target or "system", "login.throttled", "officer", target.id if target else None, details)
+    if crossed.address:
+        audit.record("system", "login.address_throttled", None, None, details)
+    if crossed.alert:
+        audit.record(target or "system", "login.attack_suspected", "officer", target.id if target else None,
+                     {**details, "failures": current_app.config["LOGIN_ALERT_FAILURES"]})
+    db.session.commit()
 
 
 def _reset_session() -> None:
@@ -98,17 +97,20 @@ def login():
     status = 200
     if form.validate_on_submit():
         ip = request.remote_addr or "?"
-        if _ip_throttled(ip):
+        if login_throttle.refusal(form.email.data, ip):
             flash(_("Trop de tentatives depuis cette adresse : patientez quelques minutes."), "error")
             return render_template("console/login.html", form=form), 429
         result = officers.authenticate(form.email.data, form.password.data, remote_addr=ip)
         if result.officer is not None:
+            login_throttle.forget_pair(form.email.data, ip)
             # A fresh session on login: nothing set before authentication survives (session fixation).
             _reset_session()
+            session[SESSION_TOKEN_KEY] = sessions.start(result.officer)
+            db.session.commit()
             login_user(SessionOfficer(result.officer))
             session.permanent = True
             return redirect(safe_next(request.args.get("next")))
-        _count_ip_failure(ip)
+        _audit_failure(form.email.data, ip)
         flash(_(FAILED_LOGIN_MESSAGE), "error")
         status = 401
     elif request.method == "POST":
@@ -118,6 +120,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    sessions.end(session.get(SESSION_TOKEN_KEY))
+    db.session.commit()
     logout_user()
     _reset_session()
     flash(_("Vous êtes déconnecté."), "info")

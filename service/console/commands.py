@@ -2,10 +2,10 @@
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from service.platform import audit
+from service.platform import audit, production
 
 from service.accounts import officers
 
@@ -36,7 +36,8 @@ def create_command(email, unit_code, role, display_name, password):
 
 @officer_cli.command("seed-demo")
 def seed_demo_command():
-    """Create or reset the demo accounts and print their credentials (idempotent)."""
+    """Create or reset the demo accounts and print their credentials (idempotent; development only)."""
+    production.require_development(current_app, "flask officer seed-demo")
     rows = officers.seed_demo_officers()
     if not rows:
         raise click.ClickException("Aucune unité de démonstration : chargez d'abord les données de référence.")
@@ -45,10 +46,35 @@ def seed_demo_command():
         click.echo(f"  {row['role']:<12} {row['email']:<40} {row['password']}  {row['unit']}")
 
 
+@officer_cli.command("set-password")
+@click.option("--email", required=True)
+@click.password_option("--password", help="Nouveau mot de passe ; demandé s'il est absent (recommandé).")
+def set_password_command(email, password):
+    """Change an officer's password; every session of the account ends."""
+    officer = officers.find_by_email(email)
+    if officer is None:
+        raise click.ClickException(f"Compte inconnu : {email}")
+    try:
+        officers.set_password(officer, password, actor="cli")
+    except officers.OfficerError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"Mot de passe changé, sessions fermées : {officer.email}")
+
+
+@officer_cli.command("deactivate-demo")
+def deactivate_demo_command():
+    """Deactivate every demo account (and end its sessions): what production requires before serving."""
+    emails = officers.deactivate_demo_officers(actor="cli")
+    click.echo(f"{len(emails)} compte(s) de démonstration désactivé(s).")
+
+
 @audit_cli.command("verify")
-def verify_command():
-    """Recompute the hash chain; exit status 1 and the first broken row if it was tampered with."""
-    result = audit.verify()
+@click.option("--full", is_flag=True, help="Toute la chaîne et tous les points de contrôle, pas seulement depuis le "
+                                           "dernier point de contrôle.")
+def verify_command(full):
+    """Check the chain from the last checkpoint (or all of it) and sign a new checkpoint; exit status 1 and the
+    first problem if the log was tampered with."""
+    result = audit.verify_and_checkpoint(full=full)
     if result.ok:
         click.echo(f"Journal d'audit intègre : {result.checked} entrées vérifiées.")
         return

@@ -1,9 +1,10 @@
 """Console forms (Flask-WTF: each carries its CSRF token); labels are French."""
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 TEXT_MAX = 4000
+MESSAGE_MAX = 2000  # service.reports.messages.TEXT_MAX
 
 
 class ActionForm(FlaskForm):
@@ -38,6 +39,19 @@ class MergeForm(FlaskForm):
 
 class RevealContactForm(FlaskForm):
     reason = StringField("Motif de la consultation", validators=[Optional(), Length(max=500)])
+
+
+class MessageForm(FlaskForm):
+    """A message to the resident: typed, or one of the category's canned questions (console.js copies it)."""
+    canned = SelectField("Question type", validators=[Optional()], choices=[], validate_choice=False)
+    text = TextAreaField("Message au résident (il voit le nom de l'unité, jamais le vôtre)",
+                         validators=[DataRequired(message="Le message est vide."), Length(max=MESSAGE_MAX)])
+
+
+class CannedQuestionForm(FlaskForm):
+    category_code = SelectField("Nature de signalement", validators=[DataRequired()], choices=[])
+    text = TextAreaField("Question", validators=[DataRequired(message="La question est vide."), Length(max=500)])
+    position = IntegerField("Ordre", validators=[Optional()], default=0)
 
 
 class IncidentActionForm(FlaskForm):

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from flask import abort
 from sqlalchemy import any_, case, func, literal, or_, select
 
-from models import (Category, Incident, Officer, OutcomeCode, Report, ReportContact, ReportEvent, ReportPhoto, Unit,
-                    db)
+from models import (CannedQuestion, Category, Incident, Officer, OutcomeCode, Report, ReportContact, ReportEvent,
+                    ReportMessage, ReportPhoto, Unit, db)
 from service.accounts.scope import in_scope, unit_ids_in_scope, unit_in_scope
 from service.reports.workflow import OPEN, STATUS_LABELS_FR
 from service.platform import clock
@@ -52,11 +52,17 @@ def get_incident_or_404(incident_id: int, officer: Officer) -> Incident:
     return incident
 
 
+UNREAD = "non-lus"
+
+
 @dataclass
 class QueueFilters:
     status: str = "ouverts"
     category: str = ""
     period: str = ""
+    # "non-lus": only reports with resident messages the unit has not read, whatever their status (a resident may
+    # write on a report closed a few days ago).
+    messages: str = ""
 
     @classmethod
     def from_args(cls, args) -> "QueueFilters":
@@ -64,11 +70,12 @@ class QueueFilters:
         period = args.get("periode", "")
         return cls(status=status if status in STATUS_FILTERS else "ouverts",
                    category=(args.get("categorie") or "")[:64],
-                   period=period if period in PERIODS else "")
+                   period=period if period in PERIODS else "",
+                   messages=UNREAD if args.get("messages") == UNREAD else "")
 
     def as_args(self) -> dict:
-        return {k: v for k, v in (("statut", self.status), ("categorie", self.category), ("periode", self.period))
-                if v}
+        return {k: v for k, v in (("statut", self.status), ("categorie", self.category), ("periode", self.period),
+                                  ("messages", self.messages)) if v}
 
 
 @dataclass
@@ -95,6 +102,7 @@ class QueueRow:
     transfer_in: bool
     transfer_out: bool
     transfer_declined: bool
+    unread_messages: int = 0
 
     @property
     def status_label(self) -> str:
@@ -123,6 +131,9 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
         ReportEvent.report_id == Report.id,
         ReportEvent.type.in_(("transferred", "transfer_accepted", "transfer_declined")))
         .order_by(ReportEvent.id.desc()).limit(1).correlate(Report).scalar_subquery())
+    unread = (select(func.count()).select_from(ReportMessage).where(
+        ReportMessage.report_id == Report.id, ReportMessage.author == "resident", ReportMessage.read_at.is_(None))
+        .correlate(Report).scalar_subquery())
     sibling = Report.__table__.alias("sibling")
     incident_size = (select(func.count()).select_from(sibling).where(sibling.c.incident_id == Report.incident_id)
                      .correlate(Report).scalar_subquery())
@@ -132,11 +143,15 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
                    func.ST_Y(Report.location).label("lat"), func.ST_X(Report.location).label("lon"),
                    Unit.name.label("unit_name"), Report.incident_id, incident_size.label("incident_size"),
                    Report.unit_id, Report.pending_transfer_unit_id, last_transfer.label("last_transfer"),
-                   Category.live_minutes)
+                   Category.live_minutes, unread.label("unread_messages"))
             .join(Category, Category.code == Report.category_code)
             .join(Unit, Unit.id == Report.unit_id)
             .where(visible(Report.unit_id, Report.pending_transfer_unit_id, officer)))
     statuses = STATUS_FILTERS[filters.status]
+    if filters.messages == UNREAD:
+        # Only the unit in charge reads a thread: a unit a transfer is offered to has nothing unread.
+        statuses = None
+        stmt = stmt.where(unread > 0, in_scope(Report.unit_id, officer))
     if statuses:
         stmt = stmt.where(Report.status.in_(statuses))
     if filters.category:
@@ -162,7 +177,8 @@ def queue(officer: Officer, filters: QueueFilters, now: datetime | None = None) 
             live=live, lat=r.lat, lon=r.lon, unit_name=r.unit_name, incident_id=r.incident_id,
             incident_size=size if size > 1 else 0, transfer_in=transfer_in,
             transfer_out=pending is not None and not transfer_in,
-            transfer_declined=r.last_transfer == "transfer_declined"))
+            transfer_declined=r.last_transfer == "transfer_declined",
+            unread_messages=r.unread_messages if r.unit_id in scope else 0))
     return rows
 
 
@@ -298,6 +314,20 @@ def report_point(report: Report) -> tuple[float, float]:
     row = db.session.execute(select(func.ST_Y(Report.location), func.ST_X(Report.location))
                              .where(Report.id == report.id)).one()
     return row[0], row[1]
+
+
+def canned_questions() -> list[tuple[CannedQuestion, str]]:
+    """Every canned question with its category's French label, by category then order."""
+    return db.session.execute(select(CannedQuestion, Category.label_fr)
+                              .join(Category, Category.code == CannedQuestion.category_code)
+                              .order_by(Category.label_fr, CannedQuestion.position, CannedQuestion.id)).all()
+
+
+def get_canned_question_or_404(question_id: int) -> CannedQuestion:
+    question = db.session.get(CannedQuestion, question_id)
+    if question is None:
+        abort(404)
+    return question
 
 
 def get_officer_or_404(officer_id: int) -> Officer:

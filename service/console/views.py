@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from models import Role
 from service.platform import clock
-from service.reports import contacts, incidents, workflow
+from service.reports import contacts, incidents, messages, workflow
 from service.reports.hours import describe_fr as describe_hours
 from service.accounts import officers
 from service.console import forms, queries
@@ -110,11 +110,26 @@ def _report_forms(report) -> dict:
             "decline_transfer": forms.ReasonForm(prefix="decline_transfer"),
             "reopen": forms.ActionForm(prefix="reopen"), "note": forms.NoteForm(prefix="note"),
             "merge": merge, "split": forms.ActionForm(prefix="split"),
-            "contact": forms.RevealContactForm(prefix="contact")}
+            "contact": forms.RevealContactForm(prefix="contact"), "message": _message_form(report)}
+
+
+def _message_form(report):
+    form = forms.MessageForm(prefix="message")
+    form.canned.choices = [("", "— écrire un message —")] + [
+        (q.text, q.text) for q in messages.canned_questions(report.category_code)]
+    return form
+
+
+def _thread(report, officer):
+    """The thread for the unit in charge (reading it is audited), None for a unit a transfer is offered to."""
+    if not messages.unit_may_use_thread(report, officer):
+        return None
+    return messages.read_thread_for_unit(report, officer)
 
 
 def _render_report(report, form_set=None, contact=None, contact_revealed=False, status=200):
     officer = current_officer()
+    thread = _thread(report, officer)
     role = workflow.acting_role(report, officer)
     allowed = [a.value for a in workflow.allowed_actions(report.status, report.pending_transfer_unit_id is not None,
                                                          role)] if role else []
@@ -126,6 +141,8 @@ def _render_report(report, form_set=None, contact=None, contact_revealed=False, 
         contact=contact, contact_revealed=contact_revealed,
         incident_reports=queries.incident_siblings(report, officer), report_point=queries.report_point(report),
         outcome_labels={o.code: o.label_fr for o in queries.outcome_codes()}, action_labels=workflow.ACTION_LABELS_FR,
+        thread=thread, thread_open=messages.thread_open(report),
+        offer_reopen=thread is not None and "reopen" in allowed and messages.resident_wrote_after_end(report, thread),
         tile_url=current_app.config.get("MAP_TILE_URL") or ""), status
 
 
@@ -181,9 +198,9 @@ def report_action(report_id: int, action: str):
     form_set = _report_forms(report)
     form = form_set[action]
     if not form.validate_on_submit():
-        for messages in form.errors.values():
-            for message in messages:
-                flash(message, "error")
+        for problems in form.errors.values():
+            for problem in problems:
+                flash(problem, "error")
         return _render_report(report, form_set, status=422)
     try:
         _perform(action, report, form, officer)
@@ -224,6 +241,42 @@ def report_photo(report_id: int, photo_id: int):
     return Response(photo.content, mimetype=photo.content_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
                              "Content-Disposition": f'inline; filename="photo-{photo.id}"'})
+
+
+@bp.post("/reports/<int:report_id>/messages")
+@officer_required
+def post_message(report_id: int):
+    officer = current_officer()
+    report = queries.get_report_or_404(report_id, officer)
+    form_set = _report_forms(report)
+    form = form_set["message"]
+    if not form.validate_on_submit():
+        for problems in form.errors.values():
+            for problem in problems:
+                flash(problem, "error")
+        return _render_report(report, form_set, status=422)
+    try:
+        messages.post_unit_message(report, officer, form.text.data)
+    except messages.MessageRefused as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return _render_report(queries.get_report_or_404(report_id, officer), status=exc.status)
+    flash(_("Message envoyé au résident."), "success")
+    return redirect(url_for("console.report_page", report_id=report.id) + "#h-messages")
+
+
+@bp.get("/reports/<int:report_id>/message-photos/<int:photo_id>")
+@officer_required
+def message_photo(report_id: int, photo_id: int):
+    officer = current_officer()
+    report = queries.get_report_or_404(report_id, officer)
+    photo = messages.get_photo(report, photo_id) if messages.unit_may_use_thread(report, officer) else None
+    if photo is None:
+        abort(404)
+    return Response(photo.content, mimetype=photo.content_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+                             "Content-Disposition": f'inline; filename="message-photo-{photo.id}"'})
 
 
 @bp.post("/reports/<int:report_id>/merge")
@@ -324,6 +377,39 @@ def accounts():
     elif request.method == "POST":
         status = 422
     return render_template("console/accounts.html", form=form, accounts=queries.officers()), status
+
+
+@bp.route("/canned-questions", methods=["GET", "POST"])
+@officer_required(Role.ADMIN)
+def canned_questions():
+    """The questions officers can pick per category when writing to a resident: data, edited here."""
+    form = forms.CannedQuestionForm()
+    form.category_code.choices = [(c.code, c.label_fr) for c in queries.categories()]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            messages.add_canned_question(form.category_code.data, form.text.data, form.position.data or 0,
+                                         current_officer())
+        except messages.MessageRefused as exc:
+            flash(exc.message, "error")
+            status = 422
+        else:
+            flash(_("Question ajoutée."), "success")
+            return redirect(url_for("console.canned_questions"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("console/canned_questions.html", form=form, questions=queries.canned_questions(),
+                           delete_form=forms.ActionForm(prefix="canned")), status
+
+
+@bp.post("/canned-questions/<int:question_id>/delete")
+@officer_required(Role.ADMIN)
+def delete_canned_question(question_id: int):
+    if not forms.ActionForm(prefix="canned").validate_on_submit():
+        abort(400)
+    messages.delete_canned_question(queries.get_canned_question_or_404(question_id), current_officer())
+    flash(_("Question supprimée."), "success")
+    return redirect(url_for("console.canned_questions"))
 
 
 @bp.post("/accounts/<int:officer_id>/<change>")

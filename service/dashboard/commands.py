@@ -4,8 +4,10 @@ import json
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from service.platform import production
 from service.devtools.demo_data import DemoProfile, demo_report_count, generate_demo_history, remove_demo_reports
 from service.statistics.indicator_snapshots import refresh_snapshots
 from service.statistics.report_clocks import refresh_indicator_views
@@ -41,7 +43,8 @@ def snapshots() -> None:
 @click.option("--if-empty", is_flag=True,
               help="Ne rien faire s'il existe déjà des signalements de démonstration (pour `make run`).")
 def generate(n: int, days: int, seed: float | None, replace: bool, if_empty: bool) -> None:
-    """Créer un historique réaliste de signalements (fictifs)."""
+    """Créer un historique réaliste de signalements (fictifs) ; développement uniquement."""
+    production.require_development(current_app, "flask demo generate")
     if if_empty and not replace and demo_report_count():
         click.echo(f"{demo_report_count()} signalements de démonstration déjà présents : rien à faire.")
         return

@@ -18,11 +18,11 @@ from service.statistics.report_rows import EXPORT_COLUMNS, report_rows_sql
 CHUNK_BYTES = 64 * 1024
 
 _LOCAL_TIMES = {"received_at", "acknowledged_at", "dispatched_at", "resolved_at", "informed_at"}
-_YES_NO = {"reopened", "transferred"}
+_YES_NO = {"reopened", "transferred", "exchange"}
 _FREE_TEXT = {"category_label", "unit_name", "commune_name"}
 _SLA_VERDICTS = {"acknowledge_sla", "dispatch_sla", "resolve_sla"}
 _NUMBERS = {"acknowledge_min", "dispatch_min", "resolve_min", "inform_min", "feedback_reactivite",
-            "feedback_courtoisie", "feedback_information"}
+            "feedback_courtoisie", "feedback_information", "answer_min"}
 # What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
 _FORMULA_START = r"'=', '+', '-', '@', E'\t', E'\r'"
 

@@ -1,11 +1,13 @@
 """Dashboard views: thin wrappers over service.statistics (figures, report lists, CSV export, audit log)."""
+from datetime import timedelta
+
 from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context
 from sqlalchemy import select
 
 from models import AuditEntry, Category, Departement, Officer, OutcomeCode, Role, Territory, Unit, db
 from service.accounts.scope import unit_ids_in_scope
-from service.platform import audit, database
-from service.statistics import indicator_snapshots, report_rows
+from service.platform import audit, clock, database
+from service.statistics import exchanges, indicator_snapshots, report_rows
 from service.statistics.report_clocks import as_of
 from service.console.access import current_officer, officer_required
 from service.dashboard import present
@@ -15,6 +17,8 @@ from service.dashboard.filters import filters_from_args, today_paris
 
 SUPERVISION_ROLES = (Role.SUPERVISEUR.value, Role.ADMIN.value)
 LIST_PAGE_SIZE = 100
+
+SECURITY_ALERT_ACTIONS = ("login.attack_suspected", "login.throttled")
 
 
 def _scope(officer) -> frozenset[int] | None:
@@ -64,6 +68,7 @@ def index():
     data = _data(f)
     selected_unit = db.session.get(Unit, f.unit_id) if f.unit_id else None
     return render_template("dashboard/index.html", officer=officer, f=f, errors=errors, data=data,
+                           exchanges=exchanges.exchanges_by_unit(f) if not errors else [],
                            charts=present.chart_payload(data, f), p=present, selected_unit=selected_unit,
                            tile_url=_tile_url(), presets=present.period_presets(f, today_paris()),
                            **_form_choices(officer, scope, f))
@@ -115,7 +120,7 @@ def export():
 @bp.get("/journal")
 @officer_required(*SUPERVISION_ROLES)
 def audit_log():
-    """Audit log, newest first, with the verification of the whole hash chain."""
+    """Audit log, newest first, with the chain verified since the last checkpoint (signing a new one)."""
     officer = current_officer()
     before = request.args.get("avant", type=int)
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(LIST_PAGE_SIZE)
@@ -126,8 +131,17 @@ def audit_log():
         scope = unit_ids_in_scope(officer)
         query = query.where(AuditEntry.officer_id.in_(select(Officer.id).where(Officer.unit_id.in_(scope))))
     entries = db.session.scalars(query).all()
-    verification = audit.verify()
+    verification = audit.verify_and_checkpoint()
+    # Login attacks on the accounts this supervisor oversees, last 24 hours: shown above the log.
+    alerts_query = (select(AuditEntry).where(AuditEntry.action.in_(SECURITY_ALERT_ACTIONS),
+                                             AuditEntry.at >= clock.now() - timedelta(hours=24))
+                    .order_by(AuditEntry.id.desc()).limit(50))
+    if officer.role != Role.ADMIN.value:
+        alerts_query = alerts_query.where(AuditEntry.officer_id.in_(
+            select(Officer.id).where(Officer.unit_id.in_(unit_ids_in_scope(officer)))))
+    alerts = db.session.scalars(alerts_query).all()
     return render_template("dashboard/audit.html", officer=officer, entries=entries, verification=verification,
+                           alerts=alerts,
                            next_before=entries[-1].id if len(entries) == LIST_PAGE_SIZE else None, p=present)
 
 

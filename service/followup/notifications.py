@@ -20,7 +20,7 @@ from sqlalchemy import inspect, update
 
 from models import Notification, NotificationState, Report, ReportEvent, db
 from service.platform import clock
-from service.followup import messages
+from service.followup import push_texts
 from service.platform.clock import PARIS
 
 log = logging.getLogger("proxima.notifications")
@@ -31,12 +31,12 @@ DISPATCHER = "proxima.push_dispatcher"
 
 def queue_for_event(report: Report, event: ReportEvent) -> list[Notification]:
     """Outbox rows telling the reporting device about `event`; nothing for events residents are not told about."""
-    kind = messages.kind_for_event(event.type)
+    kind = push_texts.kind_for_event(event.type)
     if kind is None:
         return []
     if event.id is None:
         db.session.flush()
-    return queue_for_report(report, kind, event=event, urgent=messages.is_urgent(report.priority, event.type))
+    return queue_for_report(report, kind, event=event, urgent=push_texts.is_urgent(report.priority, event.type))
 
 
 def queue_for_report(report: Report, kind: str, event: ReportEvent | None = None,
@@ -45,8 +45,8 @@ def queue_for_report(report: Report, kind: str, event: ReportEvent | None = None
     device = report.device
     if device is None:
         return []  # Open311 or anonymous web report: nobody to notify
-    locale = messages.normalise_locale(device.locale)
-    payload = messages.render(messages.context_for(report, event, kind, locale, urgent=urgent))
+    locale = push_texts.normalise_locale(device.locale)
+    payload = push_texts.render(push_texts.context_for(report, event, kind, locale, urgent=urgent))
     common = dict(report_id=report.id, event_id=event.id if event is not None else None, device_id=device.id,
                   kind=kind, locale=locale, payload=payload, urgent=urgent)
     preferences = device.preferences or {}

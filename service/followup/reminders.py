@@ -11,7 +11,7 @@ from sqlalchemy import and_, exists, select
 
 from models import EventType, Feedback, Notification, Officer, Report, ReportEvent, ReportStatus, Role, Unit, db
 from service.platform import clock
-from service.followup import messages, notifications
+from service.followup import notifications, push_texts
 
 BATCH = 500
 # Closed reports older than this when the job first sees them are not asked for feedback any more
@@ -69,7 +69,7 @@ def request_feedback(delay_min: int | None = None) -> list[Notification]:
     if delay_min is None:
         delay_min = current_app.config["SATISFACTION_DELAY_MIN"]
     already_asked = exists().where(Notification.report_id == Report.id,
-                                   Notification.kind == messages.FEEDBACK_REQUEST)
+                                   Notification.kind == push_texts.FEEDBACK_REQUEST)
     rated = exists().where(Feedback.report_id == Report.id)
     now = clock.now()
     ids = db.session.scalars(
@@ -82,7 +82,7 @@ def request_feedback(delay_min: int | None = None) -> list[Notification]:
         .with_for_update(of=Report, skip_locked=True)).all()
     queued = []
     for report in db.session.scalars(select(Report).where(Report.id.in_(ids))).all():
-        queued += notifications.queue_for_report(report, messages.FEEDBACK_REQUEST)
+        queued += notifications.queue_for_report(report, push_texts.FEEDBACK_REQUEST)
     db.session.commit()
     notifications.dispatch_after_commit(queued)
     return queued

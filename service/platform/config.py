@@ -45,11 +45,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXIMA_ENV", str, "development", "`development`, `test` or `production`"),
     Setting("SECRET_KEY", str, "dev-only-not-secret",
             "signs session cookies and CSRF tokens: set a long random value in production"),
+    Setting("AUDIT_HMAC_KEY", str, "dev-only-audit-key",
+            "keys the audit log's chain and checkpoints; kept out of the database: set a long random value, "
+            "distinct from SECRET_KEY, in production"),
+    Setting("AUDIT_CHECKPOINT_FILE", str, None,
+            "file (outside the database) to which each signed audit checkpoint is appended; `flask audit verify` "
+            "checks the chain against it too"),
 
     # --- database & Redis -----------------------------------------------------------------------------------
     Setting("DATABASE_URL", normalise_database_url, "postgresql+psycopg://postgres@127.0.0.1:5432/proxima",
             "PostgreSQL 15+ with PostGIS; `postgres://` and `postgresql://` are accepted. When set, `make run` "
             "uses it and starts nothing"),
+    Setting("DATABASE_OWNER_URL", normalise_database_url, None,
+            "the owner role's URL, used by the migrations only (DATABASE_URL is then the application role, which "
+            "gets its grants after each upgrade); unset = migrations run as DATABASE_URL"),
     Setting("REDIS_URL", str, "redis://127.0.0.1:6379/0",
             "Redis of the RQ queues, the rate limits and the scheduler"),
     # Scale-out (docs/scaling.md; `make cluster` sets all of these).
@@ -100,10 +109,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAP_TILE_URL", str, "",
             "tile URL template (`…/{z}/{x}/{y}.png`) of the console maps; empty = no background tiles "
             "(no third-party CDN)"),
-    Setting("LOGIN_MAX_FAILURES", int, 5, "failed console logins before the account is locked"),
-    Setting("LOGIN_LOCK_MINUTES", int, 15, "how long (minutes) a locked account stays locked"),
+    Setting("LOGIN_MAX_FAILURES", int, 5,
+            "failed logins for one account from one address (an IPv6 /64) before that pair is refused for the "
+            "window; the account stays open from elsewhere"),
+    Setting("LOGIN_LOCK_MINUTES", int, 15, "window (minutes) of the failed-login counters and of a refusal"),
     Setting("LOGIN_MAX_FAILURES_PER_IP", int, 30,
-            "failed logins from one address (any account) before that address is refused for the lock period"),
+            "failed logins from one address (an IPv6 /64; any account) before that address is refused for the "
+            "window"),
+    Setting("LOGIN_ALERT_FAILURES", int, 20,
+            "failed logins for one account from any address within the window that alert its supervisors"),
+    Setting("CONSOLE_SESSION_IDLE_MIN", int, 120, "a console session unused this long (minutes) ends"),
+    Setting("CONSOLE_SESSION_MAX_HOURS", int, 12, "a console session ends this long (hours) after login, used or not"),
     Setting("CONSOLE_POLL_MS", int, 15000, "how often (milliseconds) the queue page checks for new reports"),
     Setting("INDICATOR_STORE_MIN_DAYS", int, 45,
             "dashboard views this long (days) or longer are computed from every report's clocks kept in each web "
@@ -136,6 +152,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_PHOTOS_PER_DEVICE", str, "30 per hour", "photos actually stored per device"),
     Setting("RATELIMIT_FEEDBACK_PER_DEVICE", str, "10 per minute;30 per hour", "satisfaction ratings per device"),
     Setting("RATELIMIT_FEEDBACK_PER_IP", str, "60 per minute", "satisfaction ratings per address"),
+    Setting("RATELIMIT_MESSAGES_PER_DEVICE", str, "10 per minute;60 per hour",
+            "messages a device posts on its reports (docs/messages.md)"),
+    Setting("MESSAGES_PER_REPORT_PER_DAY", int, 20,
+            "a resident's messages on one report in 24 hours (counted in the database, so it holds without Redis)"),
     Setting("RATELIMIT_OPEN311_WRITE_PER_KEY", str, "60 per minute;2000 per day",
             "Open311 requests created per partner key"),
     Setting("RATELIMIT_OPEN311_READ_PER_KEY", str, "600 per minute", "Open311 reads per partner key"),
@@ -224,6 +244,8 @@ def derived_flask_config(settings: Mapping[str, Any]) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": settings["SESSION_COOKIE_SECURE"],
+        # The cookie lasts as long as a session may; the server decides when it ends (service.console.sessions).
+        "PERMANENT_SESSION_LIFETIME": settings["CONSOLE_SESSION_MAX_HOURS"] * 3600,
         # Console: French UI in Paris time; a CSRF token lasts a working shift. CSRF is checked by the console
         # for every state-changing request except the token-authenticated APIs (service.console).
         "BABEL_DEFAULT_LOCALE": "fr",

@@ -151,6 +151,7 @@ POLICY: dict[str, list[Rule]] = {
     "communes.commune_outlines": SPATIAL_READ,
     "console.login": [Rule("RATELIMIT_CONSOLE_LOGIN_PER_IP", by_ip, exempt_when=is_read)],
     "reports.create_report": INTAKE_APP,
+    "messages.post_message": [Rule("RATELIMIT_MESSAGES_PER_DEVICE", by_device)],
     "feedback.create_feedback": [Rule("RATELIMIT_FEEDBACK_PER_DEVICE", by_device),
                                  Rule("RATELIMIT_FEEDBACK_PER_IP", by_ip)],
     "open311.create_request": OPEN311_WRITE,

@@ -1,9 +1,10 @@
 """Monthly partitions of report_events (by `at`) and notifications (by `created_at`), created ahead.
 
-Migration 0011 partitions both tables by calendar month (UTC) and adds a DEFAULT partition, so a write never
+Migration 0013 partitions both tables by calendar month (UTC) and adds a DEFAULT partition, so a write never
 fails for want of a partition. `ensure_partitions()` (daily job workers.maintenance.create_partitions) creates
-this month's and the next MONTHS_AHEAD months' partitions; rows that reached the DEFAULT partition for one of
-those months (the job did not run for months) are moved into it in the same transaction.
+this month's and the next MONTHS_AHEAD months' partitions through the database function
+`create_month_partitions` (the application role has no DDL right; the function runs as the tables' owner);
+rows that reached the DEFAULT partition for one of those months are moved into it in the same transaction.
 
 Retention does not drop partitions: it anonymises reports and keeps their timeline and outbox rows, which the
 indicators read (service.reports.retention). A month leaves only with `DETACH PARTITION` by an operator.
@@ -32,22 +33,9 @@ def partition_name(table: str, month: date) -> str:
 
 def ensure_partitions(today: date, months_ahead: int = MONTHS_AHEAD) -> list[str]:
     """Create the missing monthly partitions from `today`'s month to `months_ahead` months later; commits;
-    returns the names created."""
-    created = []
-    for table, column in PARTITIONED:
-        for k in range(months_ahead + 1):
-            start, end = month_start(today, k), month_start(today, k + 1)
-            name = partition_name(table, start)
-            if db.session.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None:
-                continue
-            bounds = f"FROM ('{start}T00:00:00+00:00') TO ('{end}T00:00:00+00:00')"
-            # Built apart then attached, so rows already in DEFAULT for that month can move in first.
-            db.session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
-            db.session.execute(text(f"""
-                WITH moved AS (DELETE FROM {table}_default WHERE {column} >= :start AND {column} < :end RETURNING *)
-                INSERT INTO {name} SELECT * FROM moved"""), {"start": start, "end": end})
-            db.session.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {bounds}"))
-            created.append(name)
+    returns the names created. The DDL runs in `create_month_partitions` (migration 0013), as the tables' owner."""
+    created = list(db.session.scalars(text("SELECT create_month_partitions(:first, :months)"),
+                                      {"first": today, "months": months_ahead}))
     db.session.commit()
     return created
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from models import db
 from service.reference_data.demo_units import DemoUnitRule, build_demo_units
 from service.reference_data.loader import ensure_reference_data
+from service.reference_data.units_import import retire_synthetic_units
 from service.reference_data.units_import import HoursField, UnitsImportError, import_units, parse_units_file
 
 data_cli = AppGroup("data", help="Reference data: categories, outcome codes, communes, demo units.")
@@ -75,6 +76,13 @@ def rebuild_demo_command(pn_min_population, dense_neighbour_min_population, pm_m
             "The demo units could not be replaced (reports or officers still refer to them): "
             f"{exc.orig}".strip()) from exc
     click.echo(f"{sum(counts.values())} synthetic units in {time.monotonic() - started:.1f} s: {counts}")
+
+
+@units_cli.command("retire-synthetic")
+def retire_synthetic_command() -> None:
+    """Deactivate the synthetic demo units (production refuses to serve while they are active)."""
+    count = retire_synthetic_units(actor="cli")
+    click.echo(f"{count} synthetic demo unit(s) deactivated.")
 
 
 @units_cli.command("import")

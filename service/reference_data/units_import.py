@@ -24,9 +24,10 @@ from geoalchemy2.shape import from_shape
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.validation import explain_validity
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from models import Category, Unit, db
+from service.platform import audit
 from service.platform.input_guard import json_problems, load_json
 from service.reports.hours import DAY_KEYS, service_hours_problems
 
@@ -278,8 +279,11 @@ def _departement_of(geometry: MultiPolygon) -> str | None:
     """), {"wkt": geometry.wkt}).scalar()
 
 
-def import_units(candidates: list[_Candidate]) -> ImportResult:
-    """Upsert the validated units by code in one transaction; on any error nothing is written."""
+def import_units(candidates: list[_Candidate], actor="cli") -> ImportResult:
+    """Upsert the validated units by code in one transaction; on any error nothing is written.
+
+    Audited in the same transaction: the import itself, and each change of a unit's parent (which changes the
+    supervisors who see its reports)."""
     errors = _check_against_database(candidates)
     if errors:
         raise UnitsImportError(errors)
@@ -287,6 +291,7 @@ def import_units(candidates: list[_Candidate]) -> ImportResult:
     result = ImportResult()
     try:
         units = {}
+        parents_before = {}
         for c in candidates:
             unit = session.scalars(select(Unit).where(Unit.code == c.code)).one_or_none()
             if unit is None:
@@ -295,6 +300,7 @@ def import_units(candidates: list[_Candidate]) -> ImportResult:
                 result.created.append(c.code)
             else:
                 result.updated.append(c.code)
+                parents_before[c.code] = unit.parent_id
             unit.name = c.props["name"].strip()
             unit.kind = c.props["kind"]
             unit.jurisdiction = from_shape(c.geometry, srid=4326)
@@ -312,11 +318,25 @@ def import_units(candidates: list[_Candidate]) -> ImportResult:
             units[c.code].parent_id = (units[parent].id if parent in units else
                                        session.scalars(select(Unit.id).where(Unit.code == parent)).one()
                                        if parent else None)
+            before = parents_before.get(c.code)
+            if c.code in parents_before and before != units[c.code].parent_id:
+                audit.record(actor, "unit.reparent", "unit", units[c.code].id,
+                             {"code": c.code, "parent_id_before": before, "parent_id": units[c.code].parent_id})
+        audit.record(actor, "units.import", "unit", None, {"created": result.created, "updated": result.updated})
         session.commit()
     except Exception:
         session.rollback()
         raise
     return result
+
+
+def retire_synthetic_units(actor="cli") -> int:
+    """Deactivate the synthetic demo units still active (production refuses to serve with them). Commits."""
+    codes = db.session.scalars(select(Unit.code).where(Unit.synthetic.is_(True), Unit.active.is_(True))).all()
+    db.session.execute(update(Unit).where(Unit.synthetic.is_(True)).values(active=False))
+    audit.record(actor, "units.retire_synthetic", "unit", None, {"count": len(codes)})
+    db.session.commit()
+    return len(codes)
 
 
 def import_units_file(path: str) -> ImportResult:

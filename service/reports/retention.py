@@ -4,9 +4,10 @@ Which reports: those that ended (resolved, closed or rejected) more than `Catego
 that never ended whose last activity (`updated_at`) is more than `Category.inactive_retention_days` ago — an
 abandoned open report is not kept forever either.
 
-What goes: photos and the reporter's contact (deleted); the description, the answers to the category's questions
-(a number plate, a name), the free text of every officer and resident event (notes, reasons), feedback comments and
-notification payloads (cleared); the location is snapped to a grid of about 100 m and `anonymised_at` records when.
+What goes: photos, the photos of the report's messages and the reporter's contact (deleted); the description, the
+answers to the category's questions (a number plate, a name), the free text of every officer and resident event
+(notes, reasons), the texts of the messages between the unit and the resident, feedback comments and notification
+payloads (cleared); the location is snapped to a grid of about 100 m and `anonymised_at` records when.
 What stays: the report row with its category, unit, commune, statuses and the timestamps of its timeline and
 feedback marks, so every indicator keeps working.
 """
@@ -51,7 +52,11 @@ _WOULD_PURGE = text(f"""
            (SELECT count(*) FROM feedback WHERE report_id IN (SELECT id FROM expired)
               AND comment IS NOT NULL) AS comments,
            (SELECT count(*) FROM notifications WHERE report_id IN (SELECT id FROM expired)
-              AND payload <> '{{}}'::jsonb AND {_DONE_NOTIFICATION}) AS payloads""")
+              AND payload <> '{{}}'::jsonb AND {_DONE_NOTIFICATION}) AS payloads,
+           (SELECT count(*) FROM report_messages WHERE report_id IN (SELECT id FROM expired)
+              AND text <> '') AS message_texts,
+           (SELECT count(*) FROM report_message_photos p JOIN report_messages m ON m.id = p.message_id
+              WHERE m.report_id IN (SELECT id FROM expired)) AS message_photos""")
 
 # Same arithmetic as coarsen() below, in SQL.
 _SNAP = """ST_SetSRID(ST_MakePoint(
@@ -67,6 +72,11 @@ ANONYMISE = text(f"""
 # Free text typed by people (notes, reasons, a resident's reopening); system texts (routing reasons) name no one.
 CLEAR_EVENT_TEXTS = text("""
     UPDATE report_events SET text = NULL WHERE report_id = ANY(:ids) AND actor_kind <> 'system' AND text IS NOT NULL""")
+# Messages keep their author and instant (the exchange indicators read them), not what was written or shown.
+CLEAR_MESSAGE_TEXTS = text("UPDATE report_messages SET text = '' WHERE report_id = ANY(:ids) AND text <> ''")
+DELETE_MESSAGE_PHOTOS = text("""
+    DELETE FROM report_message_photos
+    WHERE message_id IN (SELECT id FROM report_messages WHERE report_id = ANY(:ids))""")
 CLEAR_FEEDBACK_COMMENTS = text("UPDATE feedback SET comment = NULL WHERE report_id = ANY(:ids) AND comment IS NOT NULL")
 CLEAR_NOTIFICATION_PAYLOADS = text(f"""
     UPDATE notifications SET payload = '{{}}'::jsonb
@@ -87,6 +97,8 @@ class PurgeResult:
     texts: int = 0
     comments: int = 0
     payloads: int = 0
+    message_texts: int = 0
+    message_photos: int = 0
     report_ids: list[int] = field(default_factory=list, repr=False)
 
     def counts(self) -> dict:
@@ -133,6 +145,8 @@ def _purge_batch(ids: list[int], now: datetime) -> PurgeResult:
     texts = db.session.execute(CLEAR_EVENT_TEXTS, params).rowcount
     comments = db.session.execute(CLEAR_FEEDBACK_COMMENTS, params).rowcount
     payloads = db.session.execute(CLEAR_NOTIFICATION_PAYLOADS, params).rowcount
+    message_texts = db.session.execute(CLEAR_MESSAGE_TEXTS, params).rowcount
+    message_photos = db.session.execute(DELETE_MESSAGE_PHOTOS, params).rowcount
     db.session.execute(ANONYMISE, {"ids": ids, "lat_step": LAT_STEP, "now": now})
     db.session.execute(ANONYMISE_INCIDENTS, {"ids": ids, "lat_step": LAT_STEP})
-    return PurgeResult(len(ids), photos, contacts, texts, comments, payloads)
+    return PurgeResult(len(ids), photos, contacts, texts, comments, payloads, message_texts, message_photos)

@@ -9,5 +9,6 @@
     dashboard_figures  everything the dashboard draws, cached in Redis, computed ahead for the default views
     indicator_snapshots  long national views computed ahead by a job, served as stored
     territories        overlay territories imported from GeoJSON
+    exchanges          messages between units and residents: share of reports with an exchange, answer time
     reference_sql      every figure as one SQL query: what the tests compare packed_frame with (not used at runtime)
 """

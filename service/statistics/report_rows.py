@@ -2,6 +2,7 @@
 from sqlalchemy import text
 
 from models import db
+from service.statistics.exchanges import EXCHANGE_COLUMNS_SQL, EXCHANGE_JOIN_SQL
 from service.statistics.filters import IndicatorFilters, where_sql
 from service.statistics.measures import CLOCKS, SLA_CLOCKS, sla_breached_sql, sla_met_sql
 
@@ -12,6 +13,7 @@ EXPORT_COLUMNS = (
     "acknowledge_min", "dispatch_min", "resolve_min", "inform_min",
     "acknowledge_sla", "dispatch_sla", "resolve_sla",
     "feedback_reactivite", "feedback_courtoisie", "feedback_information",
+    "exchange", "answer_min",
 )
 
 
@@ -32,11 +34,12 @@ def report_rows_sql(f: IndicatorFilters, order: str = "c.received_at DESC, c.rep
                u.name AS unit_name, c.commune_insee, m.name AS commune_name, c.departement_code, c.status,
                c.outcome_code, c.reopened, c.transferred, {minutes},
                {", ".join(_sla_verdict(k) for k in SLA_CLOCKS)},
-               c.feedback_reactivite, c.feedback_courtoisie, c.feedback_information
+               c.feedback_reactivite, c.feedback_courtoisie, c.feedback_information, {EXCHANGE_COLUMNS_SQL}
         FROM indicator_report_clocks c
         JOIN categories cat ON cat.code = c.category_code
         JOIN units u ON u.id = c.unit_id
         LEFT JOIN communes m ON m.insee_code = c.commune_insee
+        {EXCHANGE_JOIN_SQL}
         WHERE {where}
         ORDER BY {order}
     """

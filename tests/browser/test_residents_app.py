@@ -272,7 +272,7 @@ def test_push_messages_become_notifications_and_a_sensitive_one_says_nothing(liv
     cdp.send("ServiceWorker.enable")
     page.wait_for_timeout(200)
     registration = next(r for r in registrations if r["scopeURL"] == f"{live_server}/")
-    # What FCM delivers to a web token for service.followup.messages.render(): a displayed one, a data-only one.
+    # What FCM delivers to a web token for service.followup.push_texts.render(): a displayed one, a data-only one.
     for payload in ({"notification": {"title": "Signalement pris en compte", "body": "PX-1 : pris en compte."},
                      "data": {"kind": "report_acknowledged", "reference": "PX-1", "locale": "fr"}},
                     {"data": {"kind": "report_acknowledged", "reference": "PX-2", "locale": "fr", "sensitive": "true",

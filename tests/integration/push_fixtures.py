@@ -8,10 +8,10 @@ import time
 
 import pytest
 import redis
-from sqlalchemy import text
 
 from models import db
-from tests.conftest import REFERENCE_TABLES, TEST_DATABASE_URL, TEST_REDIS_URL, _test_config, clock_environment
+from tests.conftest import (TEST_DATABASE_URL, TEST_REDIS_URL, _test_config, _truncate_transactional_tables,
+                            clock_environment)
 from tests.fcm_server import FCMTestServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -64,10 +64,7 @@ def push_db(push_app, redis_conn, fcm_server):
 
 
 def truncate() -> None:
-    tables = [t.name for t in db.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
-    db.session.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-    db.session.execute(text("DELETE FROM units WHERE NOT synthetic"))
-    db.session.commit()
+    _truncate_transactional_tables()  # as the owner: the application role may not truncate the audit tables
 
 
 def work(app, with_scheduler: bool = True) -> None:

@@ -36,7 +36,8 @@ def test_officer_create_refuses_bad_input(app, db_session):
     assert no_unit.exit_code != 0 and "rattaché à une unité" in no_unit.output
 
 
-def test_seed_demo_is_idempotent_and_prints_working_credentials(app, db_session):
+def test_seed_demo_is_idempotent_and_prints_working_credentials(app, db_session, monkeypatch):
+    monkeypatch.setitem(app.config, "PROXIMA_ENV", "development")  # demo data: development only
     runner = app.test_cli_runner()
     first = runner.invoke(args=["officer", "seed-demo"])
     assert first.exit_code == 0, first.output

@@ -24,7 +24,8 @@ def test_territories_import_cli(app, db_session, tmp_path):
     assert result.exit_code == 1 and "FeatureCollection" in result.output
 
 
-def test_demo_history_is_plausible_and_feeds_the_indicators(app, db_session):
+def test_demo_history_is_plausible_and_feeds_the_indicators(app, db_session, monkeypatch):
+    monkeypatch.setitem(app.config, "PROXIMA_ENV", "development")  # demo data: development only
     result = app.test_cli_runner().invoke(args=["demo", "generate", "--reports", "400", "--days", "60",
                                                 "--seed", "0.3"])
     assert result.exit_code == 0, result.output

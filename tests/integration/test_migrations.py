@@ -9,9 +9,10 @@ from sqlalchemy import create_engine, text
 
 from models import db
 from service.platform import partitions
-from tests.conftest import TEST_DATABASE_URL, _ensure_database
+from tests.conftest import TEST_ADMIN_URL, _ensure_database
 
-SCRATCH_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + TEST_DATABASE_URL.rsplit("/", 1)[1] + "_migrations"
+# A scratch database migrated by the administrator: the roles are not what this file tests.
+SCRATCH_URL = TEST_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_ADMIN_URL.rsplit("/", 1)[1] + "_migrations"
 
 
 def _script(app):
@@ -27,7 +28,8 @@ def test_migrations_upgrade_downgrade_and_upgrade_again_on_an_empty_database():
     _ensure_database(SCRATCH_URL)
     from service import create_app
     from tests.conftest import _test_config
-    scratch = create_app({**_test_config(), "SQLALCHEMY_DATABASE_URI": SCRATCH_URL})
+    scratch = create_app({**_test_config(), "SQLALCHEMY_DATABASE_URI": SCRATCH_URL,
+                          "DATABASE_OWNER_URL": None})
     with scratch.app_context():
         downgrade(revision="base")
         upgrade(revision="heads")

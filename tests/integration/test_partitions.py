@@ -1,4 +1,4 @@
-"""Monthly partitions of report_events and notifications (migration 0011, service.platform.partitions)."""
+"""Monthly partitions of report_events and notifications (migration 0013, service.platform.partitions)."""
 from datetime import date, datetime, timezone
 
 import pytest
@@ -64,7 +64,7 @@ def test_ensure_partitions_creates_the_coming_months_and_moves_rows_out_of_defau
 
 
 def test_the_migration_keeps_existing_rows_both_ways(app, committed):
-    """Down to the plain tables of 0010 and up again, with rows in them: same rows, same ids, keys and links."""
+    """Down to the plain tables of 0012 and up again, with rows in them: same rows, same ids, keys and links."""
     report = make_report(device=make_device(tokens=("tok-migration",)))
     _notification(report, datetime(2026, 11, 24, 9, tzinfo=timezone.utc))
     db.session.commit()
@@ -75,7 +75,7 @@ def test_the_migration_keeps_existing_rows_both_ways(app, committed):
 
     before = snapshot()
     db.session.remove()
-    downgrade(revision="0010")
+    downgrade(revision="0012")
     assert db.session.execute(text("SELECT count(*) FROM pg_partitioned_table")).scalar() == 0
     assert snapshot() == before
     db.session.remove()

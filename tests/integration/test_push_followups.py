@@ -105,7 +105,7 @@ def test_retention_purge_removes_photos_contact_and_precise_location(push_app, p
 
     from workers.followups import purge_expired_reports
     assert purge_expired_reports() == {"reports": 1, "photos": 1, "contacts": 1, "texts": 0, "comments": 0,
-                                       "payloads": 0}
+                                       "payloads": 0, "message_texts": 0, "message_photos": 0}
     db.session.expire_all()
 
     assert db.session.scalar(select(func.count()).select_from(ReportPhoto).where(

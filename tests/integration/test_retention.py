@@ -44,7 +44,8 @@ def test_every_status_ends_and_everything_personal_goes(db_session):
     db.session.commit()
 
     preview = retention.what_would_be_purged()
-    assert preview.counts() == {"reports": 3, "photos": 3, "contacts": 3, "texts": 3, "comments": 1, "payloads": 3}
+    assert preview.counts() == {"reports": 3, "photos": 3, "contacts": 3, "texts": 3, "comments": 1, "payloads": 3,
+                                "message_texts": 0, "message_photos": 0}
     assert db.session.scalar(select(func.count()).select_from(ReportContact)) == 5  # the dry run changed nothing
 
     result = retention.purge_expired_reports()

@@ -144,6 +144,15 @@
     map.setView([lat, lon], 15);
   }
 
+  // A canned question picked in the thread's form fills the message, which the officer may still edit.
+  function cannedQuestions(select) {
+    var text = document.getElementById("message-text");
+    if (!text) { return; }
+    select.addEventListener("change", function () {
+      if (select.value) { text.value = select.value; text.focus(); }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     updateCountdowns(document);
     setInterval(function () { updateCountdowns(document); }, 30000);
@@ -157,5 +166,7 @@
     }
     var reportMapEl = document.getElementById("report-map");
     if (reportMapEl) { reportMap(reportMapEl); }
+    var canned = document.getElementById("message-canned");
+    if (canned) { cannedQuestions(canned); }
   });
 })();

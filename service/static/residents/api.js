@@ -91,6 +91,18 @@ export const api = {
     { method: "POST", body: reason ? { reason } : {} }).then((r) => r.data),
   feedback: (reference, body) => request(`/reports/${encodeURIComponent(reference)}/feedback`,
     { method: "POST", body }).then((r) => r.data),
+  /** The report's thread with its unit: {items: [{author, unit, text, photos, created_at, read_at}], unread, open}. */
+  messages: (reference) => request(`/reports/${encodeURIComponent(reference)}/messages`).then((r) => r.data),
+  /** POST a message as multipart (the JSON in `message`, the photos as files), with its Idempotency-Key. */
+  sendMessage(reference, text, photos, idempotencyKey) {
+    const form = new FormData();
+    form.append("message", JSON.stringify({ text }));
+    photos.forEach((blob, i) => form.append("photos", blob, `photo-${i + 1}.jpg`));
+    return request(`/reports/${encodeURIComponent(reference)}/messages`,
+      { method: "POST", body: form, headers: { "Idempotency-Key": idempotencyKey } }).then((r) => r.data);
+  },
+  markMessagesRead: (reference) => request(`/reports/${encodeURIComponent(reference)}/messages/read`,
+    { method: "POST", body: {} }).then((r) => r.data),
   setPushToken: (token) => request("/devices/me", { method: "PATCH", body: { fcm_token: token, locale } })
     .then((r) => r.data),
 };

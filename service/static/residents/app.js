@@ -387,6 +387,7 @@ async function refreshDetail(reference) {
       h("dl", { class: "facts" }),
       h("h2", { text: t("timeline") }),
       h("ol", { id: "timeline", class: "timeline" }),
+      threadSection(reference),
       h("div", { id: "detail-actions" }),
       h("p", {}, h("a", { href: "#/mes-signalements", text: t("back_to_list") })));
   }
@@ -409,6 +410,112 @@ async function refreshDetail(reference) {
   const actionsKey = `${report.status}|${report.feedback_given}|${report.can_reopen_until}`;
   if (!previous || previous.actionsKey !== actionsKey) { renderActions(report); }
   report.actionsKey = actionsKey;
+  await refreshThread(reference);
+}
+
+// --- A report's thread: messages with the unit, text and photos -------------------------------------------------
+
+const thread = { photos: [] };  // {blob, url} of the message being written
+
+function threadSection(reference) {
+  thread.photos = [];
+  return h("section", { id: "thread", "aria-labelledby": "thread-title" },
+    h("h2", { id: "thread-title", text: t("messages_title") }),
+    h("ol", { id: "thread-messages", class: "thread", "aria-live": "polite" }),
+    h("form", { id: "message-form", novalidate: true, onsubmit: (event) => onSendMessage(event, reference) },
+      h("div", { class: "field" },
+        h("label", { for: "message-text", text: t("message_label") }),
+        h("textarea", { id: "message-text", rows: "3", maxlength: "2000" })),
+      h("div", { class: "field" },
+        h("label", { for: "message-photos", text: t("message_photos") }),
+        h("input", { id: "message-photos", type: "file", accept: "image/jpeg,image/png,image/*", multiple: true,
+          onchange: onMessagePhotos })),
+      h("ul", { id: "message-photo-list", class: "photos" }),
+      h("p", { id: "message-error", class: "error", role: "alert" }),
+      h("button", { type: "submit", text: t("message_send") })),
+    h("p", { id: "thread-closed", class: "notice", hidden: true, text: t("messages_closed") }));
+}
+
+async function refreshThread(reference) {
+  let answer;
+  try {
+    answer = await api.messages(reference);
+  } catch (exc) {
+    return;  // keep what is shown; the next refresh may succeed
+  }
+  if (!$("thread-messages")) { return; }
+  $("thread-messages").replaceChildren(...(answer.items.length ? answer.items.map(messageItem)
+    : [h("li", { class: "empty", text: t("messages_empty") })]));
+  $("message-form").hidden = !answer.open;
+  $("thread-closed").hidden = answer.open;
+  if (answer.unread) { api.markMessagesRead(reference).catch(() => {}); }
+}
+
+function messageItem(message) {
+  // The unit by its name: the API never says which officer wrote.
+  const author = message.author === "unit" ? message.unit : t("message_you");
+  return h("li", { class: `message message-${message.author}` },
+    h("time", { datetime: message.created_at, text: formatInstant(message.created_at) }),
+    h("strong", { text: ` ${author}` }),
+    message.text ? h("p", { class: "message-text", text: message.text }) : null,
+    message.photos ? h("p", { class: "hint", text: t("message_photo_count", { n: message.photos }) }) : null);
+}
+
+async function onMessagePhotos(event) {
+  const input = event.target;
+  const files = [...input.files];
+  input.value = "";
+  for (const file of files) {
+    if (thread.photos.length >= MAX_PHOTOS) {
+      $("message-error").textContent = t("too_many_photos");
+      break;
+    }
+    try {
+      const blob = await preparePhoto(file);
+      thread.photos.push({ blob, url: URL.createObjectURL(blob) });
+    } catch (exc) {
+      $("message-error").textContent = t("photo_unreadable");
+    }
+  }
+  renderMessagePhotos();
+}
+
+function renderMessagePhotos() {
+  $("message-photo-list").replaceChildren(...thread.photos.map((photo, i) => h("li", {},
+    h("img", { src: photo.url, alt: t("photo_alt", { n: i + 1 }) }),
+    h("button", { type: "button", class: "secondary", text: t("photo_remove", { n: i + 1 }),
+      onclick: () => {
+        URL.revokeObjectURL(photo.url);
+        thread.photos.splice(i, 1);
+        renderMessagePhotos();
+      } }))));
+  $("message-photos").disabled = thread.photos.length >= MAX_PHOTOS;
+}
+
+async function onSendMessage(event, reference) {
+  event.preventDefault();
+  const text = $("message-text").value.trim();
+  if (!text && !thread.photos.length) {
+    $("message-error").textContent = t("message_empty_error");
+    return;
+  }
+  const button = event.target.querySelector("button[type=submit]");
+  button.disabled = true;
+  $("message-error").textContent = "";
+  try {
+    await api.sendMessage(reference, text, thread.photos.map((p) => p.blob), newKey());
+    thread.photos.forEach((p) => URL.revokeObjectURL(p.url));
+    thread.photos = [];
+    renderMessagePhotos();
+    $("message-text").value = "";
+    $("network").textContent = t("message_sent");
+    await refreshDetail(reference);
+  } catch (exc) {
+    $("message-error").textContent = exc instanceof ApiError
+      ? [exc.message, ...exc.fieldMessages()].join(" ") : t("server_error");
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function renderActions(report) {

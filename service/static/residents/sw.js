@@ -59,7 +59,7 @@ self.addEventListener("fetch", (event) => {
 });
 
 // FCM web push: {"notification": {...}, "data": {...}}. A sensitive report's message is data only, with a neutral
-// text (service.followup.messages): nothing of it appears on the lock screen.
+// text (service.followup.push_texts): nothing of it appears on the lock screen.
 self.addEventListener("push", (event) => {
   let payload = {};
   try { payload = event.data ? event.data.json() : {}; } catch (exc) { payload = {}; }

@@ -1,4 +1,4 @@
-"""Push messages told to residents, in French and English, one per kind of citizen-visible event.
+"""Push texts told to residents, in French and English, one per kind of citizen-visible event or message.
 
 `render()` is pure (unit-tested); `context_for()` reads what a message needs from the report and its event.
 What a lock screen shows is built only from fixed templates and reference data (category labels, unit names,
@@ -29,6 +29,9 @@ KIND_BY_EVENT = {
     EventType.REOPENED.value: "report_reopened",
 }
 FEEDBACK_REQUEST = "feedback_request"
+# An officer wrote in the report's thread (service/reports/messages.py): the lock screen never shows the text,
+# only that there is a message; the app opens the thread from the reference.
+UNIT_MESSAGE = "unit_message"
 
 # Events worth waking someone for during their quiet hours, on the most urgent categories only: the
 # resident reported a rodéo or violence a moment ago and is waiting to know whether a patrol is coming.
@@ -78,6 +81,10 @@ TEMPLATES = {
     "report_reopened": {
         "fr": ("Signalement rouvert", "Votre signalement {reference} a été rouvert."),
         "en": ("Report reopened", "Your report {reference} has been reopened."),
+    },
+    UNIT_MESSAGE: {
+        "fr": ("Nouveau message", "Nouveau message de l'unité sur votre signalement"),
+        "en": ("New message", "New message from the unit about your report"),
     },
     FEEDBACK_REQUEST: {
         "fr": ("Votre avis compte", "Comment jugez-vous la réponse apportée à votre signalement {reference} ? "

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from service.followup import messages
-from service.followup.messages import MessageContext, render
+from service.followup import push_texts
+from service.followup.push_texts import MessageContext, render
 
 EVENT_KINDS = {
     "routed": "report_routed", "acknowledged": "report_acknowledged", "dispatched": "patrol_dispatched",
@@ -22,7 +22,7 @@ def ctx(kind, **kw):
 
 @pytest.mark.parametrize("event_type,kind", sorted(EVENT_KINDS.items()))
 def test_each_citizen_visible_event_has_its_own_message(event_type, kind):
-    assert messages.kind_for_event(event_type) == kind
+    assert push_texts.kind_for_event(event_type) == kind
     fr = render(ctx(kind, locale="fr"))
     en = render(ctx(kind, locale="en"))
     assert fr["notification"]["title"] and en["notification"]["title"]
@@ -40,7 +40,7 @@ def test_kinds_differ_from_one_event_to_the_next():
 def test_created_and_internal_events_send_nothing():
     for event_type in ("created", "note", "transferred", "transfer_declined", "sla_reminder", "escalated",
                        "citizen_notified", "feedback", "flagged", "split"):
-        assert messages.kind_for_event(event_type) is None
+        assert push_texts.kind_for_event(event_type) is None
 
 
 def test_french_texts_name_the_unit_and_the_outcome():
@@ -82,8 +82,8 @@ def test_urgency_raises_delivery_priority():
     assert render(ctx("patrol_dispatched", urgent=True))["android"]["priority"] == "high"
     assert render(ctx("patrol_dispatched", urgent=True))["apns"]["headers"]["apns-priority"] == "10"
     assert render(ctx("report_closed"))["android"]["priority"] == "normal"
-    assert messages.is_urgent(1, "dispatched") and not messages.is_urgent(3, "dispatched")
-    assert not messages.is_urgent(1, "closed")
+    assert push_texts.is_urgent(1, "dispatched") and not push_texts.is_urgent(3, "dispatched")
+    assert not push_texts.is_urgent(1, "closed")
 
 
 def test_long_outcome_text_is_cut():
@@ -92,7 +92,7 @@ def test_long_outcome_text_is_cut():
 
 
 def test_feedback_request_message():
-    message = render(ctx(messages.FEEDBACK_REQUEST))
+    message = render(ctx(push_texts.FEEDBACK_REQUEST))
     assert message["notification"]["title"] == "Votre avis compte"
     assert message["data"]["kind"] == "feedback_request"
 
