@@ -57,7 +57,7 @@ def server_env(cluster: dict, through_pgbouncer: bool, replica: bool) -> dict:
     """Environment of a gunicorn of this run (bench/wsgi_bench.py: abuse limits out of reach, since the load
     comes from one address), on the cluster's database and Redis (through the Sentinels)."""
     return {
-        "DATABASE_URL": cluster["DATABASE_URL"] if through_pgbouncer else cluster["DATABASE_PRIMARY_DIRECT_URL"],
+        "DATABASE_URL": cluster["DATABASE_URL"] if through_pgbouncer else cluster["DATABASE_APP_DIRECT_URL"],
         "DATABASE_PGBOUNCER": "1" if through_pgbouncer else "0",
         "DATABASE_REPLICA_URL": cluster["DATABASE_REPLICA_URL"] if replica else "",
         "REPLICA_MAX_LAG_S": cluster["REPLICA_MAX_LAG_S"],

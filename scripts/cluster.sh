@@ -61,7 +61,7 @@ pg_start "$replica/data" "$PG_REPLICA_PORT" "$replica/server.log" \
 step "PgBouncer (transaction mode) on 127.0.0.1:$PGBOUNCER_PORT"
 bouncer="$CLUSTER_DIR/pgbouncer"
 mkdir -p "$bouncer"
-echo '"postgres" ""' >"$bouncer/userlist.txt"
+printf '"%s" ""\n' postgres "$APP_ROLE" "$OWNER_ROLE" >"$bouncer/userlist.txt"  # trust: names only
 cat >"$bouncer/pgbouncer.ini" <<INI
 [databases]
 * = host=127.0.0.1 port=$PG_PRIMARY_PORT
@@ -84,7 +84,7 @@ ignore_startup_parameters = extra_float_digits,options
 INI
 [[ $EUID -ne 0 ]] || chown -R postgres: "$bouncer"
 _as_postgres /usr/sbin/pgbouncer -d -q "$bouncer/pgbouncer.ini" || die "PgBouncer did not start, see $bouncer/pgbouncer.log"
-dbtool pg-wait "$(pgbouncer_url)" 15 || die "PgBouncer does not answer, see $bouncer/pgbouncer.log"
+dbtool pg-wait "postgresql+psycopg://postgres@127.0.0.1:$PGBOUNCER_PORT/$CLUSTER_DB" 15 || die "PgBouncer does not answer, see $bouncer/pgbouncer.log"
 
 # --- Redis master, replica, three Sentinels -----------------------------------------------------------------
 step "Redis master 127.0.0.1:$REDIS_MASTER_PORT, replica :$REDIS_REPLICA_PORT, Sentinels ${SENTINEL_PORTS[*]}"
@@ -127,8 +127,15 @@ done
 
 step "Schema and reference data (migrations on the primary, directly)"
 report="$CLUSTER_DIR/demo-accounts.txt"
-DATABASE_URL="$(primary_url)" REDIS_URL="redis://127.0.0.1:$REDIS_MASTER_PORT/0" PROXIMA_ENV=development \
+(
+    export DATABASE_URL REDIS_URL="redis://127.0.0.1:$REDIS_MASTER_PORT/0" PROXIMA_ENV=development
+    DATABASE_URL="$(primary_url)"
+    ensure_roles  # the owner migrates, the application role is what the service connects as
     migrate_and_load --seed-demo --report "$report"
+)
+# The replica lag check reads the standby's WAL receiver status, which only pg_read_all_stats may see.
+dbtool pg-ping "$(primary_url)" && "$PG_BIN/psql" -X -q "$(primary_url | sed 's/+psycopg//')" \
+    -c "GRANT pg_read_all_stats TO $APP_ROLE" || die "could not grant pg_read_all_stats to $APP_ROLE"
 
 # --- FCM stand-in, web, workers -----------------------------------------------------------------------------
 write_cluster_env

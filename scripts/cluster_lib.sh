@@ -22,9 +22,13 @@ FCM_PORT="${CLUSTER_FCM_PORT:-8191}"
 SENTINEL_MASTER=proxima
 WORKERS=2
 
-primary_url() { echo "postgresql+psycopg://postgres@127.0.0.1:$PG_PRIMARY_PORT/$CLUSTER_DB"; }
-replica_url() { echo "postgresql+psycopg://postgres@127.0.0.1:$PG_REPLICA_PORT/$CLUSTER_DB"; }
-pgbouncer_url() { echo "postgresql+psycopg://postgres@127.0.0.1:$PGBOUNCER_PORT/$CLUSTER_DB"; }
+# Roles as service.platform.database_roles names them: the owner migrates, the service connects as the
+# application role; `postgres` (superuser) only administers (replication, the tests' observations).
+OWNER_ROLE="${CLUSTER_DB}_owner"
+APP_ROLE="${CLUSTER_DB}_app"
+primary_url() { echo "postgresql+psycopg://${1:-postgres}@127.0.0.1:$PG_PRIMARY_PORT/$CLUSTER_DB"; }
+replica_url() { echo "postgresql+psycopg://$APP_ROLE@127.0.0.1:$PG_REPLICA_PORT/$CLUSTER_DB"; }
+pgbouncer_url() { echo "postgresql+psycopg://$APP_ROLE@127.0.0.1:$PGBOUNCER_PORT/$CLUSTER_DB"; }
 sentinels() { local IFS=,; echo "${SENTINEL_PORTS[*]/#/127.0.0.1:}"; }
 
 # Everything the cluster listens on, for the checks of cluster_stop.sh.
@@ -41,9 +45,12 @@ write_cluster_env() {
 # Written by scripts/cluster.sh: the endpoints of the running cluster.
 DATABASE_URL=$(pgbouncer_url)
 DATABASE_PGBOUNCER=1
+DATABASE_OWNER_URL=$(primary_url "$OWNER_ROLE")
 DATABASE_REPLICA_URL=$(replica_url)
 # Above the default 5 s: the replica tests must observe both sides of the bound on a loaded 2-core machine.
 REPLICA_MAX_LAG_S=${REPLICA_MAX_LAG_S:-8}
+# Straight to the primary: as the application role (the bench's "direct" runs), and as the administrator.
+DATABASE_APP_DIRECT_URL=$(primary_url "$APP_ROLE")
 DATABASE_PRIMARY_DIRECT_URL=$(primary_url)
 REDIS_URL=redis://127.0.0.1:$REDIS_MASTER_PORT/0
 REDIS_SENTINELS=$(sentinels)

@@ -29,11 +29,14 @@ LAG_CHECK_INTERVAL_S = 1.0
 log = logging.getLogger("proxima.database")
 
 # Seconds since the last replayed transaction, or 0 when everything received is replayed (an idle primary
-# makes the replay timestamp old without any lag). NULL (= too old) when the standby no longer streams.
+# makes the replay timestamp old without any lag). NULL (= too old) when the standby no longer streams: no WAL
+# receiver at all, or one whose status is not `streaming` (a role without pg_read_all_stats reads a NULL status,
+# so only the receiver's presence is checked for it: grant that role for the strict check, docs/scaling.md).
 _REPLICA_LAG = text("""
     SELECT CASE
         WHEN NOT pg_is_in_recovery() THEN 0
-        WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN NULL
+        WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE coalesce(status, 'streaming') = 'streaming')
+            THEN NULL
         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
         ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())
     END

@@ -22,11 +22,6 @@ MONTHS_AHEAD = 3
 _PARTITION = re.compile("(" + "|".join(table for table, _ in PARTITIONED) + r")_(\d{4}_\d{2}|default)")
 
 
-def month_start(day: date, add: int = 0) -> date:
-    months = day.year * 12 + day.month - 1 + add
-    return date(months // 12, months % 12 + 1, 1)
-
-
 def partition_name(table: str, month: date) -> str:
     return f"{table}_{month:%Y_%m}"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 CLUSTER_ENV = os.environ.get("PROXIMA_CLUSTER_ENV")
 
@@ -45,7 +46,7 @@ def web_urls(cluster) -> list[str]:
 
 @pytest.fixture(scope="session")
 def primary(cluster):
-    """A direct connection to the primary (not through PgBouncer), in autocommit."""
+    """A direct connection to the primary (not through PgBouncer) as the administrator, in autocommit."""
     engine = create_engine(cluster["DATABASE_PRIMARY_DIRECT_URL"], isolation_level="AUTOCOMMIT")
     yield engine
     engine.dispose()
@@ -53,7 +54,10 @@ def primary(cluster):
 
 @pytest.fixture(scope="session")
 def replica(cluster):
-    engine = create_engine(cluster["DATABASE_REPLICA_URL"], isolation_level="AUTOCOMMIT")
+    """The replica as the administrator (pausing replay needs a superuser)."""
+    administrator = make_url(cluster["DATABASE_PRIMARY_DIRECT_URL"]).username
+    url = make_url(cluster["DATABASE_REPLICA_URL"]).set(username=administrator)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     yield engine
     engine.dispose()
 

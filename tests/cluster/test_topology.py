@@ -19,7 +19,7 @@ def test_the_replica_is_a_hot_standby_streaming_from_the_primary(primary, replic
 
 
 def test_pgbouncer_pools_in_transaction_mode_in_front_of_the_primary(cluster):
-    admin = make_url(cluster["DATABASE_URL"]).set(drivername="postgresql", database="pgbouncer")
+    admin = make_url(cluster["DATABASE_URL"]).set(drivername="postgresql", database="pgbouncer", username="postgres")
     # PgBouncer's admin console speaks the simple query protocol only.
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True, prepare_threshold=None,
                          row_factory=dict_row) as conn:
