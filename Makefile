@@ -13,12 +13,15 @@ VENDOR_STAMP := service/static/vendor/.stamp
 BENCH_STAMP := .venv/.proxima-bench-installed
 SYSTEM_PACKAGES_FLAGS :=
 
-.PHONY: help run test bench deps system-packages vendor clean
+.PHONY: help run test bench cluster cluster-stop test-cluster deps system-packages vendor clean
 
 help:
 	@echo "make run     provision and serve Proxima on http://127.0.0.1:$${PORT:-8000} (Ctrl-C stops it)"
 	@echo "make test    provision the test database and run the whole test suite"
 	@echo "make bench   run bench/run.py (QUICK=1 for the short variant)"
+	@echo "make cluster       start the local scale-out topology (replica, PgBouncer, Sentinel, 2 web, 2 workers)"
+	@echo "make test-cluster  run the cluster tests (tests/cluster) against it"
+	@echo "make cluster-stop  stop every process of the cluster"
 	@echo "make clean   remove .venv, node_modules, vendored files and private servers' data (var/)"
 
 run: deps
@@ -31,6 +34,17 @@ test: deps
 
 bench: deps $(BENCH_STAMP)
 	@$(if $(QUICK),QUICK=$(QUICK)) scripts/bench.sh
+
+# The scale-out topology of docs/scaling.md on loopback, data under var/cluster/ (scripts/cluster_lib.sh).
+cluster: SYSTEM_PACKAGES_FLAGS := --cluster
+cluster: deps
+	@scripts/cluster.sh
+
+cluster-stop:
+	@scripts/cluster_stop.sh
+
+test-cluster: deps
+	@scripts/cluster_test.sh
 
 deps: system-packages $(VENV_STAMP) $(VENDOR_STAMP)
 

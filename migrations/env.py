@@ -11,6 +11,8 @@ from sqlalchemy.pool import NullPool
 
 from service.platform.database_roles import grant_application_role
 
+from service.platform import partitions
+
 config = context.config
 # Keep the application's loggers alive when migrations run inside it (tests, bootstrap).
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -42,7 +44,7 @@ config.set_main_option("sqlalchemy.url", get_engine().url.render_as_string(hide_
 def run_migrations_offline():
     context.configure(
         url=config.get_main_option("sqlalchemy.url"), target_metadata=get_metadata(), literal_binds=True,
-        include_object=alembic_helpers.include_object, process_revision_directives=alembic_helpers.writer,
+        include_object=partitions.include_object, process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
@@ -65,7 +67,7 @@ def run_migrations_online():
     with connectable.connect() as connection:
         context.configure(
             connection=connection, target_metadata=get_metadata(),
-            include_object=alembic_helpers.include_object, render_item=alembic_helpers.render_item,
+            include_object=partitions.include_object, render_item=alembic_helpers.render_item,
             **conf_args)
         with context.begin_transaction():
             context.run_migrations()

@@ -2,6 +2,8 @@
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from models.session import RoutingSession
+
 # Deterministic constraint names keep Alembic migrations reproducible.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -13,8 +15,9 @@ NAMING = {
 
 # join_transaction_mode only matters when the session is bound to a Connection that is already in a
 # transaction: the test suite does exactly that to roll every test back; production binds to the engine.
+# RoutingSession: reads of a request may go to the streaming replica (service.platform.database).
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING),
-                session_options={"join_transaction_mode": "create_savepoint"})
+                session_options={"join_transaction_mode": "create_savepoint", "class_": RoutingSession})
 
 from models.category import Category, OutcomeCode  # noqa: E402,F401
 from models.territory import Commune, Departement, Territory  # noqa: E402,F401

@@ -26,7 +26,9 @@ class Notification(db.Model):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("report_events.id", ondelete="CASCADE"), index=True)
+    # No foreign key: report_events is partitioned by month, so its key is (id, at) (migration 0013). The row
+    # still goes with its report (report_id above), and events are never deleted on their own.
+    event_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     push_token_id: Mapped[int | None] = mapped_column(ForeignKey("push_tokens.id", ondelete="SET NULL"))
     # Message kind: report_routed, report_acknowledged, …, feedback_request.

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Install the Debian packages Proxima needs when they are missing: PostGIS, Redis, Node/npm, and with --browser
-# Chromium + ChromeDriver and nginx (only the test suite drives a browser, one of its tests through nginx). Idempotent: installs nothing when all are there.
+# Install the Debian packages Proxima needs when they are missing: PostGIS, Redis, Node/npm, with --browser
+# Chromium + ChromeDriver and nginx (only the test suite drives a browser, one of its tests through nginx), and
+# with --cluster what `make cluster` runs (PgBouncer, pg_partman, Redis Sentinel). Idempotent: installs nothing
+# when all are there.
 set -euo pipefail
 
 browser=0
-[[ ${1:-} == --browser ]] && browser=1
+cluster=0
+for flag in "$@"; do
+    case $flag in
+        --browser) browser=1 ;;
+        --cluster) cluster=1 ;;
+        *) echo "ERROR: unknown flag $flag (expected --browser or --cluster)" >&2; exit 2 ;;
+    esac
+done
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 local_url() {  # unset, or pointing at this machine
@@ -27,6 +36,15 @@ if [[ $browser -eq 1 ]]; then
     installed chromium-driver || browser_packages+=(chromium-driver)
     # The TLS deployment test puts Debian's nginx in front of gunicorn (docs/deploy.md).
     command -v nginx >/dev/null 2>&1 || browser_packages+=(nginx-light)
+fi
+if [[ $cluster -eq 1 ]]; then
+    # The cluster runs its own servers on loopback from these binaries; the packages' system services (pgbouncer,
+    # redis-sentinel) are not used.
+    installed pgbouncer || packages+=(pgbouncer)
+    installed "postgresql-${PG_VERSION:-15}-partman" || packages+=("postgresql-${PG_VERSION:-15}-partman")
+    installed redis-sentinel || packages+=(redis-sentinel)
+    installed "postgresql-${PG_VERSION:-15}-postgis-3" || packages+=("postgresql-${PG_VERSION:-15}-postgis-3")
+    command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 fi
 
 if [[ ${#packages[@]} -eq 0 && ${#browser_packages[@]} -eq 0 ]]; then

@@ -6,7 +6,7 @@ from flask import Flask
 import workers
 from models import db
 from service import api as citizen_api, console, dashboard, open311, residents
-from service.platform import (clock, cli, errors, health, input_guard, limits, observability, production,
+from service.platform import (clock, cli, database, errors, health, input_guard, limits, observability, production,
                               redis_client, security)
 from service.platform.config import app_config
 from service.platform.extensions import api, migrate
@@ -19,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     production.check_configuration(app)  # PROXIMA_ENV=production with unsafe settings: refuse to start
 
     clock.init_app(app)
+    database.init_app(app)  # engine options and the replica bind, before db creates the engines
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     redis_client.init_app(app)

@@ -7,7 +7,7 @@ from flask import current_app
 from rq import Queue, Retry
 from rq.job import Job
 
-from service.platform.redis_client import get_redis
+from service.platform.redis_client import connect, get_redis
 
 # Worker listening order: pushes first, then follow-ups, then the daily maintenance.
 PUSH, DEFAULT, MAINTENANCE = "push", "default", "maintenance"
@@ -66,4 +66,4 @@ def enqueue_many(func, calls: list[tuple[tuple, str | None]], connection: redis.
 def worker_connection(app=None) -> redis.Redis:
     """A connection of its own for workers: RQ raises its socket timeout for blocking pops."""
     app = app or current_app
-    return redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=5, health_check_interval=30)
+    return connect(app.config, socket_connect_timeout=5, health_check_interval=30)

@@ -5,6 +5,9 @@ token and its kept-alive HTTPS connections live as long as the worker; each job 
 """
 import logging
 import threading
+import time
+
+import redis
 
 from flask import Flask
 from rq import SimpleWorker
@@ -14,15 +17,18 @@ from models import db
 from service.statistics.indicator_snapshots import SNAPSHOT_INTERVAL_S
 from workers.followups import purge_expired_reports, remind_unacknowledged, request_feedback
 from workers.indicators import refresh_indicator_snapshots, refresh_indicators
+from workers.maintenance import create_partitions
 from workers.outbox import relay_outbox
 from workers.queues import QUEUES, get_queue, worker_connection
 
 log = logging.getLogger("proxima.worker")
 
-# Daily purge at 03:30 UTC, when nobody triages.
+# Daily purge at 03:30 UTC, when nobody triages; the coming months' partitions just before.
 RETENTION_CRON = "30 3 * * *"
+PARTITIONS_CRON = "15 3 * * *"
 FOLLOWUP_INTERVAL_S = 60
 INDICATORS_INTERVAL_S = 60
+CRON_RETRY_S = 2
 
 
 class ProximaWorker(SimpleWorker):
@@ -46,6 +52,17 @@ class ThreadedCronScheduler(CronScheduler):
     def _install_signal_handlers(self):
         pass
 
+    def start(self):
+        # RQ's loop ends on a Redis error; a Redis outage or a Sentinel failover must not end the periodic jobs
+        # (the outbox relay among them) for the rest of the worker's life: start again once Redis answers.
+        while True:
+            try:
+                return super().start()
+            except redis.exceptions.ConnectionError as exc:
+                log.warning("periodic jobs paused, Redis unreachable (%s): retrying in %s s", exc,
+                            CRON_RETRY_S)
+                time.sleep(CRON_RETRY_S)
+
 
 def periodic_jobs(app: Flask) -> list[tuple]:
     """(job, {"interval": seconds} or {"cron": expression}) for every periodic job."""
@@ -56,6 +73,7 @@ def periodic_jobs(app: Flask) -> list[tuple]:
         (refresh_indicators, {"interval": INDICATORS_INTERVAL_S}),
         (refresh_indicator_snapshots, {"interval": SNAPSHOT_INTERVAL_S}),
         (purge_expired_reports, {"cron": RETENTION_CRON}),
+        (create_partitions, {"cron": PARTITIONS_CRON}),
     ]
 
 

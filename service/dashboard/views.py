@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from models import AuditEntry, Category, Departement, Officer, OutcomeCode, Role, Territory, Unit, db
 from service.accounts.scope import unit_ids_in_scope
-from service.platform import audit, clock
+from service.platform import audit, clock, database
 from service.statistics import exchanges, indicator_snapshots, report_rows
 from service.statistics.report_clocks import as_of
 from service.console.access import current_officer, officer_required
@@ -63,6 +63,7 @@ def _data(f) -> dict:
 @bp.get("/")
 @officer_required(*SUPERVISION_ROLES)
 def index():
+    database.read_from_replica()
     officer, scope, f, errors = _filters()
     data = _data(f)
     selected_unit = db.session.get(Unit, f.unit_id) if f.unit_id else None
@@ -76,6 +77,7 @@ def index():
 @bp.get("/donnees.json")
 @officer_required(*SUPERVISION_ROLES)
 def data_json():
+    database.read_from_replica()
     _, _, f, errors = _filters()
     data = _data(f)
     response = jsonify(summary=data["summary"], charts=present.chart_payload(data, f), errors=errors,
@@ -88,6 +90,7 @@ def data_json():
 @officer_required(*SUPERVISION_ROLES)
 def reports():
     """The reports behind a figure: same filters as the dashboard, newest first."""
+    database.read_from_replica()
     officer, scope, f, errors = _filters()
     page = max(1, request.args.get("page", 1, type=int) or 1)
     rows = report_rows.report_rows(f, limit=LIST_PAGE_SIZE + 1, offset=(page - 1) * LIST_PAGE_SIZE)
@@ -106,6 +109,7 @@ def export():
     audit.record(officer, "indicators.export_csv", "report", None,
                  {"filters": f.query_args(), "as_of": as_of()})
     db.session.commit()
+    database.read_from_replica()  # the audit entry is written on the primary; the rows may come from the replica
     response = Response(stream_with_context(csv_stream(f)), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
     response.headers["Content-Disposition"] = f'attachment; filename="{export_filename(f)}"'

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, request, url_for
 
-from service.platform import clock
+from service.platform import clock, database
 
 from service.accounts import partners
 from service.reports.intake import IntakeRejected, submit_report
@@ -70,11 +70,13 @@ def service_definition(service_code, fmt):
 
 @bp.get(f"/requests.{FORMAT}")
 def list_requests(fmt):
+    database.read_from_replica()
     return render(fmt, "service_requests", find_requests(_request_query(request.args), clock.now()))
 
 
 @bp.get(f"/requests/<service_request_id>.{FORMAT}")
 def show_request(service_request_id, fmt):
+    database.read_from_replica()
     found = find_request(service_request_id, params.boolean(request.args, "extensions"))
     if found is None:
         raise not_found(f"service_request_id inconnu : {service_request_id}.")
@@ -115,6 +117,7 @@ def token(token, fmt):
 @bp.get(f"/servicerequestupdates.{FORMAT}")
 def service_request_updates(fmt):
     """mySociety extension: citizen-visible state changes in a window, oldest first, for partner sync."""
+    database.read_from_replica()
     args = request.args
     start, end = _window(args)
     page = params.integer(args, "page", 1, 1, 100_000)

@@ -61,6 +61,18 @@ SETTINGS: tuple[Setting, ...] = (
             "gets its grants after each upgrade); unset = migrations run as DATABASE_URL"),
     Setting("REDIS_URL", str, "redis://127.0.0.1:6379/0",
             "Redis of the RQ queues, the rate limits and the scheduler"),
+    # Scale-out (docs/scaling.md; `make cluster` sets all of these).
+    Setting("DATABASE_PGBOUNCER", parse_bool, False,
+            "`1` when DATABASE_URL is PgBouncer in transaction mode: psycopg prepares no statement on the server"),
+    Setting("DATABASE_REPLICA_URL", normalise_database_url, None,
+            "streaming replica for the reads that tolerate lag (dashboard, its report list and CSV export, "
+            "Open311 GET); unset = everything on DATABASE_URL"),
+    Setting("REPLICA_MAX_LAG_S", float, 5.0,
+            "above this replay lag (seconds), or when the replica stops streaming, those reads go to the primary"),
+    Setting("REDIS_SENTINELS", str, None,
+            "Redis Sentinels (`host:port,host:port,…`): queues, rate limits and scheduler follow the master they "
+            "name; the database number still comes from REDIS_URL. Unset = REDIS_URL directly"),
+    Setting("REDIS_SENTINEL_MASTER", str, "proxima", "the master's name in the Sentinels' configuration"),
 
     # --- routing --------------------------------------------------------------------------------------------
     Setting("ROUTING_FALLBACK_DISTANCE_M", int, 2000,

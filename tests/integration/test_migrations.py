@@ -5,10 +5,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, text
 
 from models import db
+from service.platform import partitions
 from tests.conftest import TEST_ADMIN_URL, _ensure_database
 
 # A scratch database migrated by the administrator: the roles are not what this file tests.
@@ -47,6 +47,6 @@ def test_the_models_match_the_migrated_schema(app):
     with app.app_context():
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={
-                "include_object": alembic_helpers.include_object, "compare_type": True})
+                "include_object": partitions.include_object, "compare_type": True})
             diff = compare_metadata(context, db.metadata)
         assert diff == []

@@ -1,0 +1,8 @@
+"""Database maintenance jobs: the monthly partitions of report_events and notifications, created ahead."""
+from service.platform import clock, partitions
+from workers.queues import MAINTENANCE, job
+
+
+@job(queue=MAINTENANCE, timeout=600)
+def create_partitions() -> list[str]:
+    return partitions.ensure_partitions(clock.now().date())
