@@ -45,7 +45,7 @@ def redis_url() -> str:
 def app_env(**extra) -> dict:
     """Environment of every Proxima process the benchmarks start (gunicorn, workers, export)."""
     env = dict(os.environ)
-    env.update(DATABASE_URL=database_url(), REDIS_URL=redis_url(), PROXIMA_ENV="production",
+    env.update(DATABASE_URL=database_url(), REDIS_URL=redis_url(), PROXIMA_ENV="benchmark",
                SECRET_KEY="bench-only-not-secret", PYTHONPATH=str(ROOT))
     env.update({k: str(v) for k, v in extra.items()})
     return env

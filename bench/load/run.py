@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--probe-s", type=int, default=30)
     parser.add_argument("--confirm-s", type=int, default=60)
     args = parser.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PROXIMA_ENV="production", SECRET_KEY="load-only-not-secret",
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PROXIMA_ENV="benchmark", SECRET_KEY="load-only-not-secret",
                DATABASE_URL=os.environ.get("LOAD_DATABASE_URL",
                                            "postgresql+psycopg://postgres@127.0.0.1:5432/proxima_test_hardening"),
                REDIS_URL=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/8"), FCM_CREDENTIALS_FILE="")

@@ -42,7 +42,9 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- application ----------------------------------------------------------------------------------------
-    Setting("PROXIMA_ENV", str, "development", "`development`, `test` or `production`"),
+    Setting("PROXIMA_ENV", str, "development",
+            "`development`, `test`, `benchmark` (production's code paths over demo data: `make bench`) or "
+            "`production`"),
     Setting("SECRET_KEY", str, "dev-only-not-secret",
             "signs session cookies and CSRF tokens: set a long random value in production"),
     Setting("AUDIT_HMAC_KEY", str, "dev-only-audit-key",

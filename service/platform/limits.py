@@ -170,6 +170,9 @@ def init_app(app: Flask) -> None:
     # One limiter per app: its registry of limits belongs to that app's view functions.
     limiter = Limiter(key_func=by_ip)
     limiter.init_app(app)
+    # The wrapped views hold the limiter by weak reference, and with RATELIMIT_ENABLED off Flask-Limiter keeps none
+    # of its own: without this one it is collected and every limited view fails.
+    app.extensions["proxima.limiter"] = limiter
     for endpoint, rules in POLICY.items():
         view = app.view_functions.get(endpoint)
         if view is None:

@@ -6,6 +6,7 @@ without `check_data`, so that an operator can fix what it finds. Outside product
 """
 import logging
 
+import click
 from flask import Flask
 from sqlalchemy import text
 
@@ -68,11 +69,16 @@ def data_problems(connection) -> list[str]:
     return problems
 
 
+# Where demo accounts and the demo history may exist: development, and the benchmarks (production's code paths over
+# a demo data set, `make bench`).
+DEMO_DATA_ENVIRONMENTS = ("development", "benchmark")
+
+
 def require_development(app: Flask, what: str) -> None:
-    """Demo accounts and the demo history belong to development: refused elsewhere (click shows the message)."""
-    import click
-    if app.config["PROXIMA_ENV"] != "development":
-        raise click.ClickException(f"{what}: development only (PROXIMA_ENV={app.config['PROXIMA_ENV']}).")
+    """Demo accounts and the demo history belong to development and benchmarks: refused elsewhere."""
+    if app.config["PROXIMA_ENV"] not in DEMO_DATA_ENVIRONMENTS:
+        raise click.ClickException(f"{what}: development and benchmarks only "
+                                   f"(PROXIMA_ENV={app.config['PROXIMA_ENV']}).")
 
 
 def check_configuration(app: Flask) -> None:

@@ -223,3 +223,15 @@ def test_the_daily_cap_holds_while_the_limiters_redis_is_away(committed, limited
     statuses = [client.post("/api/v1/reports", json=report_body(PANTHEON if i % 2 else NOTRE_DAME),
                             headers=headers).status_code for i in range(3)]
     assert statuses == [201, 201, 429]
+
+
+def test_with_limits_turned_off_every_limited_endpoint_still_answers(committed):
+    """RATELIMIT_ENABLED=0 is a supported setting: the limited views must keep working, unlimited."""
+    import gc
+    from tests.conftest import _test_config
+    from service import create_app
+    app = create_app({**_test_config(), "RATELIMIT_ENABLED": False})
+    gc.collect()
+    client = app.test_client()
+    assert client.post("/api/v1/devices", json={"platform": "android"}).status_code == 201
+    assert client.get("/api/v1/categories").status_code == 200
