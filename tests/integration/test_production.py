@@ -60,7 +60,7 @@ def test_demo_accounts_and_history_are_development_only(app, db_session):
     runner = app.test_cli_runner()
     for args in (["officer", "seed-demo"], ["demo", "generate", "--reports", "1"]):
         result = runner.invoke(args=args)
-        assert result.exit_code != 0 and "development only" in result.output, args
+        assert result.exit_code != 0 and "development and benchmarks only" in result.output, args
 
 
 def test_configuration_problems_name_each_unsafe_setting():
