@@ -11,30 +11,17 @@ Counters live in Redis; when Redis is unreachable they fall back to this process
 loosens the limits by the number of web processes, never lifts them. Windows follow the service's clock.
 """
 import hashlib
-import ipaddress
 import threading
 from dataclasses import dataclass
 
 from flask import current_app
 
 from service.platform import clock
+from service.platform.addresses import address_bucket
 from service.platform.redis_client import get_redis
 
 _fallback: dict[str, int] = {}
 _fallback_lock = threading.Lock()
-
-
-def network_of(address: str | None) -> str:
-    """The address a limit applies to: IPv4 as is, IPv6 grouped by its /64 (one subscriber's prefix)."""
-    try:
-        ip = ipaddress.ip_address((address or "").strip())
-    except ValueError:
-        return address or "?"
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 def _account(email: str) -> str:
@@ -48,7 +35,7 @@ def _window() -> tuple[int, int]:
 
 def _keys(email: str, address: str | None) -> dict[str, str]:
     number, _ = _window()
-    net = network_of(address)
+    net = address_bucket(address)
     return {"pair": f"console:login:pair:{number}:{_account(email)}:{net}",
             "address": f"console:login:address:{number}:{net}",
             "account": f"console:login:account:{number}:{_account(email)}"}

@@ -13,6 +13,7 @@ from models import Officer, db
 from service.accounts import login_throttle, officers, sessions
 from service.console.blueprint import bp, login_manager
 from service.platform import audit
+from service.platform.addresses import address_bucket
 
 FAILED_LOGIN_MESSAGE = "Identifiants incorrects, ou compte temporairement verrouillé après trop d'échecs."
 SESSION_TOKEN_KEY = "sid"
@@ -72,7 +73,7 @@ def _audit_failure(email: str, ip: str) -> None:
     if not (crossed.pair or crossed.address or crossed.alert):
         return
     target = officers.find_by_email(email)
-    details = {"ip": ip, "network": login_throttle.network_of(ip), "email": officers.normalise_email(email)}
+    details = {"ip": ip, "network": address_bucket(ip), "email": officers.normalise_email(email)}
     if crossed.pair:
         audit.record(target or "system", "login.throttled", "officer", target.id if target else None, details)
     if crossed.address:

@@ -15,7 +15,6 @@ prefix); an Open311 partner by its key only once the key is known and active (an
 with the anonymous requests of its address).
 """
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -26,6 +25,7 @@ from sqlalchemy import func, select, text
 
 from models import EventType, Report, ReportEvent, db
 from service.accounts import partners
+from service.platform.addresses import address_bucket
 
 MESSAGE = "Trop de requêtes : réessayez plus tard."
 DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet appareil. En cas d'urgence, "
@@ -33,19 +33,6 @@ DAILY_CAP_MESSAGE = ("Nombre maximal de signalements par jour atteint pour cet a
 
 
 # --- who is counted ---------------------------------------------------------------------------------------
-
-def address_bucket(remote_addr: str | None) -> str:
-    """An IPv4 address as it is; an IPv6 address by its /64, which one subscriber holds whole."""
-    try:
-        address = ipaddress.ip_address(remote_addr or "")
-    except ValueError:
-        return remote_addr or "unknown"
-    if address.version == 6:
-        if address.ipv4_mapped:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
-
 
 def by_ip() -> str:
     # With ProxyFix configured (service.platform.security), remote_addr is the client, not the load balancer.

@@ -1,5 +1,5 @@
 """Who a limit counts: IPv6 by its /64, IPv4 and IPv4-mapped addresses as themselves."""
-from service.platform.limits import address_bucket
+from service.platform.addresses import address_bucket
 
 
 def test_ipv6_addresses_are_grouped_by_their_64_prefix():
