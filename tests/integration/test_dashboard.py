@@ -1,7 +1,7 @@
 """Supervisors' dashboard over HTTP: access by role and scope, figures, drill-down list, CSV export, audit log."""
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -13,8 +13,6 @@ from service.statistics.report_rows import EXPORT_COLUMNS
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import make_report
 from service.platform import clock as service_clock
-
-TODAY = date.today()
 
 
 @pytest.fixture
@@ -119,12 +117,13 @@ def test_export_respects_the_filters_and_is_audited(client, two_units):
     assert rows[0]["received_at"] == received and rows[0]["reopened"] == "non"
     assert rows[0]["resolve_sla"] == "respecte" and rows[0]["dispatch_sla"] == ""
     assert rows[0]["unit_name"] == two_units["b"].name and rows[0]["feedback_reactivite"] == ""
-    start = (TODAY - timedelta(days=400)).isoformat()
-    _, rows, _ = _export(client, f"?start={start}&end={TODAY.isoformat()}&category_code=rodeo_motorise")
+    today = service_clock.today_in_paris()  # the suite's instant, not the machine's date
+    start = (today - timedelta(days=400)).isoformat()
+    _, rows, _ = _export(client, f"?start={start}&end={today.isoformat()}&category_code=rodeo_motorise")
     assert {row["reference"] for row in rows} == {r["a_rodeo"].reference, r["b_rodeo"].reference,
                                                   r["old"].reference}
     # The dashboard's list and the export agree for the same filters.
-    listing = client.get(f"/console/tableau-de-bord/signalements?start={start}&end={TODAY.isoformat()}"
+    listing = client.get(f"/console/tableau-de-bord/signalements?start={start}&end={today.isoformat()}"
                          "&category_code=rodeo_motorise").get_data(as_text=True)
     assert all(row["reference"] in listing for row in rows)
     exports = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "indicators.export_csv")
