@@ -28,7 +28,8 @@ def unit_dict(unit) -> dict:
     return {"id": unit.id, "name": unit.name, "kind": unit.kind, "synthetic": unit.synthetic}
 
 
-def created_dict(report: Report, emergency_notice: str | None) -> dict:
+def created_dict(report, emergency_notice: str | None) -> dict:
+    """The intake answer; `report` is a Report or intake's WrittenReport (the same attributes)."""
     return {
         "reference": report.reference,
         "status": report.status,

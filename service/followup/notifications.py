@@ -3,6 +3,8 @@
 Interface used by intake and workflow:
   queue_for_event(report, event) -> list[Notification]   # adds rows to the session, never commits
   dispatch_after_commit(notifications) -> None           # best-effort enqueue after commit; the relay covers failures
+Intake writes its rows in its own single statement from `outbox_values` and hands their ids to
+`dispatch_ids_after_commit`.
 
 One row per active push token of the reporting device, rendered in the device's locale when the event
 is written. A row that must wait for the end of the device's quiet hours gets `not_before` at that time and
@@ -47,32 +49,45 @@ def queue_for_report(report: Report, kind: str, event: ReportEvent | None = None
         return []  # Open311 or anonymous web report: nobody to notify
     locale = push_texts.normalise_locale(device.locale)
     payload = push_texts.render(push_texts.context_for(report, event, kind, locale, urgent=urgent))
-    common = dict(report_id=report.id, event_id=event.id if event is not None else None, device_id=device.id,
-                  kind=kind, locale=locale, payload=payload, urgent=urgent)
-    preferences = device.preferences or {}
-    tokens = device.active_push_tokens
-    if preferences.get("notify") is False or not tokens:
-        # Kept as a row so indicators can tell "could not be told" from "forgot to tell".
-        reason = "NOTIFICATIONS_OFF" if tokens else "NO_ACTIVE_TOKEN"
-        rows = [Notification(**common, state=NotificationState.SKIPPED.value, last_error=reason)]
-    else:
-        now = clock.now()
-        not_before = None
-        if not urgent and preferences.get("quiet_hours"):
-            not_before = quiet_hours_end(preferences["quiet_hours"], now)
-        hand_off = not_before is None and current_app.extensions.get(DISPATCHER) is not None
-        rows = [Notification(**common, push_token_id=token.id, not_before=not_before or now, updated_at=now,
-                             **({"state": NotificationState.QUEUED.value} if hand_off else {})) for token in tokens]
-        for row in rows:
-            row.handed_to_queue = hand_off
+    rows = [Notification(report_id=report.id, event_id=event.id if event is not None else None, **values)
+            for values in outbox_values(device, [t.id for t in device.active_push_tokens], kind, payload, urgent)]
+    for row in rows:
+        row.handed_to_queue = row.state == NotificationState.QUEUED.value
     db.session.add_all(rows)
     return rows
+
+
+def outbox_values(device, push_token_ids: list[int], kind: str, payload: dict, urgent: bool) -> list[dict]:
+    """Column values (all but report_id and event_id) of the outbox rows of one message to `device`, whose active
+    push tokens are `push_token_ids`: one row per token, due now or at the end of the device's quiet hours; or a
+    single `skipped` row saying why nobody can be told. Used by the ORM path above and by intake's one statement.
+    """
+    common = dict(device_id=device.id, kind=kind, locale=push_texts.normalise_locale(device.locale),
+                  payload=payload, urgent=urgent)
+    preferences = device.preferences or {}
+    if preferences.get("notify") is False or not push_token_ids:
+        # Kept as a row so indicators can tell "could not be told" from "forgot to tell".
+        reason = "NOTIFICATIONS_OFF" if push_token_ids else "NO_ACTIVE_TOKEN"
+        return [dict(common, state=NotificationState.SKIPPED.value, last_error=reason)]
+    now = clock.now()
+    not_before = None
+    if not urgent and preferences.get("quiet_hours"):
+        not_before = quiet_hours_end(preferences["quiet_hours"], now)
+    hand_off = not_before is None and current_app.extensions.get(DISPATCHER) is not None
+    state = NotificationState.QUEUED if hand_off else NotificationState.PENDING
+    return [dict(common, push_token_id=token_id, state=state.value, not_before=not_before or now, updated_at=now)
+            for token_id in push_token_ids]
 
 
 def dispatch_after_commit(notifications: list[Notification]) -> None:
     """Enqueue the jobs of the committed rows written `queued`; on failure they go back to `pending` for the relay."""
     # Identities only: reading attributes of rows expired by the commit would cost a query each.
-    ids = [key[0] for key in (inspect(n).identity for n in notifications if n.handed_to_queue) if key]
+    dispatch_ids_after_commit(
+        [key[0] for key in (inspect(n).identity for n in notifications if n.handed_to_queue) if key])
+
+
+def dispatch_ids_after_commit(ids: list[int]) -> None:
+    """Enqueue the jobs of committed outbox rows `ids`, written `queued`; on failure they go back to `pending`."""
     if not ids:
         return
     dispatcher = current_app.extensions.get(DISPATCHER)

@@ -8,7 +8,8 @@ carries `Retry-After`.
 
 Redis down: the rates are skipped (errors swallowed, short timeouts), never the report: an outage of the
 limiter must not refuse residents. The daily cap of reports per device does not depend on Redis: it counts the
-device's reports in PostgreSQL at intake (`check_daily_cap`), so it holds during an outage too.
+device's reports in PostgreSQL at intake (`check_daily_cap`, with intake's first
+statement), so it holds during an outage too.
 
 Who is counted: a device by a hash of its token; an address by itself, IPv6 by its /64 (one subscriber's whole
 prefix); an Open311 partner by its key only once the key is known and active (any other `api_key` value is counted
@@ -21,9 +22,8 @@ from typing import Callable
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from sqlalchemy import func, select, text
 
-from models import EventType, Report, ReportEvent, db
+from models import EventType
 from service.accounts import partners
 from service.platform.addresses import address_bucket
 
@@ -172,45 +172,23 @@ def init_app(app: Flask) -> None:
         app.view_functions[endpoint] = view
 
 
-# --- storms -----------------------------------------------------------------------------------------------
+# --- storms and the daily cap: counted by intake's first statement (service.reports.intake_sql) -------------
 
-# A plain statement, prepared once: this runs on every intake. The device's own recent reports are few
-# (device index), so the geodesic distance is computed on a handful of rows.
-_NEARBY_FROM_SAME_DEVICE = text("""
-    SELECT count(*) FROM reports r, (SELECT location FROM reports WHERE id = :id) this
-    WHERE r.device_id = :device AND r.id <> :id AND r.received_at >= :since
-      AND ST_DWithin(r.location::geography, this.location::geography, :radius)
-""")
-
-
-def flag_if_storm(report: Report, now: datetime) -> bool:
-    """Hold for supervisor review a report that is one of many from the same device at the same place.
-
-    Called by intake after the report is flushed (in its transaction). The report is still routed, so the
-    unit sees it, but it is marked `flagged_for_review` with a `flagged` event the resident does not see.
-    """
-    if report.device_id is None:
-        return False
+def storm_event(nearby_from_device: int) -> dict | None:
+    """The `flagged` event (column values) holding a report for supervisor review when it is one of many from the
+    same device at the same place — `nearby_from_device` of its other reports within STORM_RADIUS_M in the last
+    STORM_WINDOW_MIN minutes; None when it is not. The report is still routed, so the unit sees it, but it is
+    marked `flagged_for_review`; the resident does not see the event."""
     config = current_app.config
-    window = timedelta(minutes=config["STORM_WINDOW_MIN"])
-    radius = config["STORM_RADIUS_M"]
-    threshold = config["STORM_REPORTS"]
-    nearby = db.session.execute(_NEARBY_FROM_SAME_DEVICE, {
-        "id": report.id, "device": report.device_id, "since": now - window, "radius": radius}).scalar_one()
-    if nearby + 1 < threshold:
-        return False
-    report.flagged_for_review = True
-    db.session.add(ReportEvent(
-        report_id=report.id, type=EventType.FLAGGED.value, at=now, actor_kind="system", unit_id=report.unit_id,
-        citizen_visible=False,
-        text=(f"Signalement n° {nearby + 1} du même appareil à moins de {radius} m en "
-              f"{int(window.total_seconds() // 60)} min : à vérifier par un superviseur."),
-        data={"rule": "storm", "reports_nearby": nearby, "radius_m": radius,
-              "window_min": int(window.total_seconds() // 60)}))
-    return True
+    radius, window_min = config["STORM_RADIUS_M"], config["STORM_WINDOW_MIN"]
+    if nearby_from_device + 1 < config["STORM_REPORTS"]:
+        return None
+    return dict(type=EventType.FLAGGED.value, actor_kind="system", citizen_visible=False,
+                text=(f"Signalement n° {nearby_from_device + 1} du même appareil à moins de {radius} m en "
+                      f"{window_min} min : à vérifier par un superviseur."),
+                data={"rule": "storm", "reports_nearby": nearby_from_device, "radius_m": radius,
+                      "window_min": window_min})
 
-
-# --- the daily cap ----------------------------------------------------------------------------------------
 
 class DailyCapReached(Exception):
     """The device has sent its REPORTS_PER_DEVICE_PER_DAY reports in the last 24 hours."""
@@ -220,14 +198,15 @@ class DailyCapReached(Exception):
         self.retry_after_s = retry_after_s
 
 
-def check_daily_cap(device_id, now: datetime) -> None:
-    """Refuse a device's report beyond its daily cap, counted in PostgreSQL (reports created, replays excluded),
-    so the cap holds while the limiter's Redis is away. Off with the other limits (RATELIMIT_ENABLED)."""
+DAILY_CAP_WINDOW = timedelta(days=1)
+
+
+def check_daily_cap(reports_today: int, oldest_today: datetime | None, now: datetime) -> None:
+    """Refuse a device's report beyond its daily cap: `reports_today` are its reports received in the
+    DAILY_CAP_WINDOW before `now` (replays create none), counted in PostgreSQL so the cap holds while the
+    limiter's Redis is away. Off with the other limits (RATELIMIT_ENABLED)."""
     config = current_app.config
-    if not config["RATELIMIT_ENABLED"]:
+    if not config["RATELIMIT_ENABLED"] or reports_today < config["REPORTS_PER_DEVICE_PER_DAY"]:
         return
-    since = now - timedelta(days=1)
-    count, oldest = db.session.execute(select(func.count(), func.min(Report.received_at)).where(
-        Report.device_id == device_id, Report.received_at > since)).one()
-    if count >= config["REPORTS_PER_DEVICE_PER_DAY"]:
-        raise DailyCapReached(max(1, int((oldest - since).total_seconds()) + 1))
+    since = now - DAILY_CAP_WINDOW
+    raise DailyCapReached(max(1, int((oldest_today - since).total_seconds()) + 1))

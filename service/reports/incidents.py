@@ -2,59 +2,17 @@
 
 An incident belongs to one unit (`Incident.unit_id`) and holds only that unit's reports: grouping is a unit's
 triage tool, and an incident spanning units would show each unit the other's report references, statuses and
-names. So a report joins only an incident of the unit it is routed to, officers merge only within a unit, and a
+names. So a report joins only an incident of the unit it is routed to (at intake: the duplicate lookup and the
+incident's count in service.reports.intake_sql), officers merge only within a unit, and a
 report whose transfer is accepted leaves its incident (workflow.accept_transfer).
 """
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from models import OPEN_STATUSES, OPEN_STATUSES_SQL, EventType, Incident, Report, ReportEvent, db
+from models import OPEN_STATUSES, EventType, Incident, Report, ReportEvent, db
 from models.event import CITIZEN_VISIBLE
 from service.accounts.scope import unit_in_scope
 from service.platform import clock
 from service.followup import notifications
-
-# The most recent open report of the same category and unit within the category's radius and time window.
-_NEARBY_OPEN_REPORT = text("""
-    SELECT id, incident_id FROM reports
-    WHERE category_code = :category AND unit_id = :unit_id
-      AND status IN {open_statuses}
-      AND received_at >= :at - make_interval(mins => :window_min)
-      AND location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
-      AND ST_DWithin(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius_m)
-    ORDER BY received_at DESC LIMIT 1
-""".format(open_statuses=OPEN_STATUSES_SQL))
-# One more report in an incident; the row lock orders concurrent arrivals.
-_COUNT_ONE_MORE = text("""
-    UPDATE incidents SET report_count = report_count + 1, last_report_at = greatest(last_report_at, :at)
-    WHERE id = :id
-""")
-
-
-def incident_for_new_report(category, unit_id: int, lon: float, lat: float, at) -> int | None:
-    """The incident a report about to be written joins: that of a nearby open duplicate handled by the same unit
-    (counted one more), or a new one grouping the duplicate when it had none. None when the report stands alone.
-
-    Looked up before the report is inserted, so the report is written with its incident at once.
-    """
-    # Degrees of latitude per metre; longitude degrees are larger near the poles, so widen generously.
-    radius_deg = category.duplicate_radius_m / 111_000 * 2
-    row = db.session.execute(_NEARBY_OPEN_REPORT, {
-        "category": category.code, "unit_id": unit_id, "at": at, "window_min": category.duplicate_window_min,
-        "lon": lon, "lat": lat,
-        "radius_deg": radius_deg, "radius_m": category.duplicate_radius_m}).first()
-    if row is None:
-        return None
-    if row.incident_id is not None:
-        db.session.execute(_COUNT_ONE_MORE, {"id": row.incident_id, "at": at})
-        return row.incident_id
-    first = db.session.get(Report, row.id)
-    incident = Incident(category_code=category.code, unit_id=first.unit_id, location=first.location,
-                        first_report_at=first.received_at, last_report_at=at, report_count=2)
-    db.session.add(incident)
-    db.session.flush()
-    first.incident_id = incident.id
-    return incident.id
-
 
 # --- Officers' corrections: merge a report into an incident, or split it out -------------------------------
 

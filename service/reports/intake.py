@@ -4,19 +4,18 @@ Used by the mobile API and by Open311, so both channels give identical results.
 """
 import hashlib
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from geoalchemy2.elements import WKTElement
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from models import (Category, Device, EventType, IdempotencyRecord, Report, ReportContact, ReportEvent,
-                    ReportPhoto, ReportStatus, db)
+from models import Device, EventType, IdempotencyRecord, Report, ReportStatus, db
 from service.platform import clock, limits
-from service.followup import notifications
+from service.followup import notifications, push_texts
+from service.reports import intake_sql
 from service.reports.answers import validate_answers
-from service.reports.incidents import incident_for_new_report
+from service.reports.categories import CategoryRules, active_category
 from service.reports.photos import CleanPhoto, clean_photos
 from service.reports.references import new_reference
 from service.reports.routing import NoCompetentUnit, OutsideTerritory, Placement, route
@@ -69,10 +68,40 @@ class ReportSubmission:
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
+    def contact_if_given(self) -> dict | None:
+        """The reporter's contact details when any is given; kept apart from the report (their own table, read
+        access audited)."""
+        contact = self.contact or {}
+        return contact if any(contact.get(k) for k in ("name", "email", "phone")) else None
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """What the intake answer says of a report (the report just written, or the first one on a replay): the
+    attributes of models.Report that the channels' answers read, with `unit` holding id, name, kind, synthetic."""
+    id: int
+    reference: str
+    status: str
+    category_code: str
+    commune_insee: str | None
+    commune_name: str | None
+    departement_code: str | None
+    unit: object
+    routing_reason: str
+    acknowledge_due_at: datetime
+    received_at: datetime
+    incident_id: int | None
+
+    @classmethod
+    def of(cls, report: Report) -> "WrittenReport":
+        return cls(report.id, report.reference, report.status, report.category_code, report.commune_insee,
+                   report.commune_name, report.departement_code, report.unit, report.routing_reason,
+                   report.acknowledge_due_at, report.received_at, report.incident_id)
+
 
 @dataclass
 class IntakeResult:
-    report: Report
+    report: WrittenReport
     created: bool
     emergency_notice: str | None
 
@@ -80,7 +109,7 @@ class IntakeResult:
 @dataclass
 class CheckedSubmission:
     """What validation keeps of a submission: the category, cleaned text and answers, re-encoded photos."""
-    category: Category
+    category: CategoryRules
     description: str
     observed_at: datetime
     answers: dict
@@ -90,35 +119,40 @@ class CheckedSubmission:
 def submit_report(submission: ReportSubmission) -> IntakeResult:
     """Accept a report, or raise IntakeRejected having written nothing. Commits once, on success.
 
-    The steps: replay an Idempotency-Key already used → the device's daily cap (limits.DailyCapReached) → validate
-    → route → join an incident → build the report → write its events and contact → hold it if it is part of a storm
-    → queue the intake push → commit.
+    The steps: replay an Idempotency-Key already used → validate → route → read what the rules need in one
+    statement (the device's reports of the day and nearby, its push tokens, a duplicate) → the device's daily cap
+    (limits.DailyCapReached) → write the report, its events, outbox rows, contact, photos, key and incident in one
+    statement (intake_sql) → commit → hand the outbox rows due now to the push queue.
     """
     if submission.idempotency_key:
         replay = _replay(submission)
         if replay is not None:
             return replay
     now = clock.now()
-    if submission.device is not None:
-        limits.check_daily_cap(submission.device.id, now)
     checked = _validate(submission, now)
     placement = _route(submission, checked.category, now)
-    incident_id = incident_for_new_report(checked.category, placement.decision.unit.id, submission.lon, submission.lat,
-                                          now)
-    report = _build_report(submission, checked, placement, incident_id, now)
-    routed = _write_events(report, submission.source, placement, now)
-    _write_contact(report, submission.contact)
-    db.session.flush()
-    limits.flag_if_storm(report, now)  # many reports from one device at one place: held for review
-    # One push at intake: "received, handled by X". The other intake events are in the timeline.
-    outbox = notifications.queue_for_event(report, routed)
-    return _commit(submission, report, outbox)
+    unit = placement.decision.unit
+    device = submission.device
+    config = current_app.config
+    before = intake_sql.read_before_writing(
+        device.id if device else None, submission.lon, submission.lat, checked.category, unit.id, now,
+        day_ago=now - limits.DAILY_CAP_WINDOW, storm_since=now - timedelta(minutes=config["STORM_WINDOW_MIN"]),
+        storm_radius_m=config["STORM_RADIUS_M"])
+    if device is not None:
+        limits.check_daily_cap(before.reports_today, before.oldest_today, now)
+    report = _report_values(submission, checked, placement, now)
+    # Many reports from one device at one place: held for supervisor review.
+    storm = limits.storm_event(before.nearby_from_device) if device is not None else None
+    report["flagged_for_review"] = storm is not None
+    events = _events(submission.source, placement, joins_incident=before.duplicate_id is not None, storm=storm)
+    outbox = _outbox(device, before.push_token_ids, report, checked.category, unit)
+    return _write_and_commit(submission, checked, report, events, outbox, before, unit)
 
 
 def _validate(submission: ReportSubmission, now: datetime) -> CheckedSubmission:
     """Every check that needs no routing, all errors at once (field -> French messages); IntakeRejected if any."""
-    category = db.session.get(Category, submission.category_code)
-    if category is None or not category.active:
+    category = active_category(submission.category_code)
+    if category is None:
         raise IntakeRejected("Catégorie inconnue.", {"category": ["Catégorie inconnue."]})
     errors: dict[str, list[str]] = {}
     description = (submission.description or "").strip()
@@ -149,10 +183,10 @@ def _observed_at_error(observed_at: datetime, now: datetime) -> str | None:
     return None
 
 
-def _route(submission: ReportSubmission, category: Category, now: datetime) -> Placement:
+def _route(submission: ReportSubmission, category: CategoryRules, now: datetime) -> Placement:
     """The competent unit at this place and instant, or IntakeRejected with the reason."""
     try:
-        return route(submission.lon, submission.lat, category.code, category.forces, now)
+        return route(submission.lon, submission.lat, category.code, list(category.forces), now)
     except OutsideTerritory:
         raise IntakeRejected(OUTSIDE_TERRITORY, {"location": [OUTSIDE_TERRITORY]})
     except NoCompetentUnit:
@@ -160,92 +194,79 @@ def _route(submission: ReportSubmission, category: Category, now: datetime) -> P
         raise IntakeRejected(message, {"category": [message]})
 
 
-def _build_report(submission: ReportSubmission, checked: CheckedSubmission, placement: Placement,
-                  incident_id: int | None, now: datetime) -> Report:
-    """The report row with its photos and service-level due times, added to the session and flushed (id known)."""
+def _report_values(submission: ReportSubmission, checked: CheckedSubmission, placement: Placement,
+                   now: datetime) -> dict:
+    """The report row's values, with its service-level due times fixed at reception from the category."""
     category, commune, unit = checked.category, placement.commune, placement.decision.unit
-    report = Report(
-        reference=new_reference(), category=category, description=checked.description,
-        location=WKTElement(f"POINT({submission.lon} {submission.lat})", srid=4326),
-        accuracy_m=submission.accuracy_m, commune_insee=commune.insee_code, commune_name=commune.name,
-        departement_code=commune.departement_code, observed_at=checked.observed_at, received_at=now,
-        ongoing=submission.ongoing, status=ReportStatus.RECEIVED.value, priority=category.priority,
+    return dict(
+        reference=new_reference(), category_code=category.code, description=checked.description,
+        lon=submission.lon, lat=submission.lat, accuracy_m=submission.accuracy_m, commune_insee=commune.insee_code,
+        commune_name=commune.name, departement_code=commune.departement_code, observed_at=checked.observed_at,
+        received_at=now, ongoing=submission.ongoing, status=ReportStatus.RECEIVED.value, priority=category.priority,
         emergency=category.emergency_hint, unit_id=unit.id, routing_reason=placement.decision.reason,
         device_id=submission.device.id if submission.device else None, source=submission.source,
         partner_key_id=submission.partner_key_id, answers=checked.answers,
         acknowledge_due_at=now + timedelta(minutes=category.sla_acknowledge_min),
         dispatch_due_at=now + timedelta(minutes=category.sla_dispatch_min),
         resolve_due_at=now + timedelta(minutes=category.sla_resolve_min),
-        updated_at=now, incident_id=incident_id,
     )
-    for photo in checked.photos:
-        report.photos.append(ReportPhoto(content_type=photo.content_type, width=photo.width, height=photo.height,
-                                         content=photo.content))
-    db.session.add(report)
-    db.session.flush()
-    return report
 
 
-def _write_events(report: Report, source: str, placement: Placement, now: datetime) -> ReportEvent:
-    """The intake's timeline: created, routed (with why), and merged when it joined an incident. Returns `routed`,
-    the one event pushed to the resident at intake."""
-    decision, unit_id = placement.decision, placement.decision.unit.id
-    actor = "partner" if source == "open311" else "citizen"
-    db.session.add(ReportEvent(report_id=report.id, type=EventType.CREATED.value, at=now, actor_kind=actor,
-                               unit_id=unit_id, citizen_visible=True))
-    routed = ReportEvent(report_id=report.id, type=EventType.ROUTED.value, at=now, actor_kind="system",
-                         unit_id=unit_id, text=decision.reason, citizen_visible=True,
-                         data={"commune": placement.commune.insee_code,
-                               "fallback_distance_m": decision.fallback_distance_m,
-                               "closed_units": [u.id for u in decision.closed_units]})
-    db.session.add(routed)
-    if report.incident_id is not None:
-        db.session.add(ReportEvent(report_id=report.id, type=EventType.MERGED.value, at=now, actor_kind="system",
-                                   unit_id=unit_id, citizen_visible=True,
-                                   text="Regroupé avec d'autres signalements du même fait.",
-                                   data={"incident_id": report.incident_id, "automatic": True}))
-    return routed
+def _events(source: str, placement: Placement, joins_incident: bool, storm: dict | None) -> list[dict]:
+    """The intake's timeline, in order: created, routed (with why), merged when it joins an incident (the incident's
+    id is filled in by the statement), flagged when it is part of a storm. `routed` is the one pushed at intake."""
+    decision = placement.decision
+    events = [
+        dict(type=EventType.CREATED.value, actor_kind="partner" if source == "open311" else "citizen", text=None,
+             citizen_visible=True, data={}),
+        dict(type=EventType.ROUTED.value, actor_kind="system", text=decision.reason, citizen_visible=True,
+             data={"commune": placement.commune.insee_code, "fallback_distance_m": decision.fallback_distance_m,
+                   "closed_units": [u.id for u in decision.closed_units]}),
+    ]
+    if joins_incident:
+        events.append(dict(type=EventType.MERGED.value, actor_kind="system", citizen_visible=True,
+                           text="Regroupé avec d'autres signalements du même fait.", data={"automatic": True}))
+    if storm is not None:
+        events.append(storm)
+    return events
 
 
-def _write_contact(report: Report, contact: dict | None) -> None:
-    """The reporter's contact details, kept apart from the report (their own table, read access audited)."""
-    if contact and any(contact.get(k) for k in ("name", "email", "phone")):
-        db.session.add(ReportContact(report_id=report.id, name=contact.get("name"), email=contact.get("email"),
-                                     phone=contact.get("phone")))
+def _outbox(device, push_token_ids: list[int], report: dict, category: CategoryRules, unit) -> list[dict]:
+    """The outbox rows of the one push at intake: "received, handled by X" (the other intake events are in the
+    timeline). None for a report without device (Open311)."""
+    if device is None:
+        return []
+    kind = push_texts.kind_for_event(EventType.ROUTED.value)
+    urgent = push_texts.is_urgent(category.priority, EventType.ROUTED.value)
+    locale = push_texts.normalise_locale(device.locale)
+    payload = push_texts.render(push_texts.MessageContext(
+        kind=kind, reference=report["reference"], locale=locale, sensitive=category.sensitive, urgent=urgent,
+        category=category.label(locale), unit=unit.name))
+    return notifications.outbox_values(device, push_token_ids, kind, payload, urgent)
 
 
-def _commit(submission: ReportSubmission, report: Report, outbox: list) -> IntakeResult:
-    """Commit once (with the Idempotency-Key record last), then hand the queued pushes to the dispatcher."""
-    with _written_rows_kept_loaded():
-        try:
-            if submission.idempotency_key:
-                # Last write of the transaction: a concurrent twin blocks here until the first one commits.
-                db.session.add(IdempotencyRecord(scope=submission.idempotency_scope, key=submission.idempotency_key,
-                                                 request_hash=submission.fingerprint(), report_id=report.id))
-                db.session.flush()
-            db.session.commit()
-        except IntegrityError:
-            # A concurrent request with the same Idempotency-Key committed first: return its report.
-            db.session.rollback()
-            replay = _replay(submission) if submission.idempotency_key else None
-            if replay is None:
-                raise
-            return replay
-        notifications.dispatch_after_commit(outbox)
-    return IntakeResult(report, True, EMERGENCY_NOTICE if report.category.emergency_hint else None)
-
-
-@contextmanager
-def _written_rows_kept_loaded():
-    """Commits that keep the session's objects loaded: the answer shows the report just written, as written,
-    rather than reading it and its unit back (three round trips and an ORM refresh on every intake). The outbox
-    rows' state changes in the database after that (queued, sent) are not read in this request."""
-    session = db.session()
-    session.expire_on_commit = False
+def _write_and_commit(submission: ReportSubmission, checked: CheckedSubmission, report: dict, events: list[dict],
+                      outbox: list[dict], before: intake_sql.BeforeWriting, unit) -> IntakeResult:
+    """Write and commit once, then hand the queued pushes to the dispatcher. A concurrent request that committed
+    the same Idempotency-Key first wins: its report is returned."""
+    idempotency = ((submission.idempotency_scope, submission.idempotency_key, submission.fingerprint())
+                   if submission.idempotency_key else None)
     try:
-        yield
-    finally:
-        session.expire_on_commit = True
+        written = intake_sql.write(report, events, outbox, submission.contact_if_given(), checked.photos,
+                                   before.duplicate_id, before.duplicate_incident_id, idempotency)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        replay = _replay(submission) if submission.idempotency_key else None
+        if replay is None:
+            raise
+        return replay
+    notifications.dispatch_ids_after_commit(written.queued_notification_ids)
+    answer = WrittenReport(
+        written.report_id, report["reference"], report["status"], report["category_code"], report["commune_insee"],
+        report["commune_name"], report["departement_code"], unit, report["routing_reason"],
+        report["acknowledge_due_at"], report["received_at"], written.incident_id)
+    return IntakeResult(answer, True, EMERGENCY_NOTICE if checked.category.emergency_hint else None)
 
 
 def _replay(submission: ReportSubmission) -> IntakeResult | None:
@@ -256,4 +277,4 @@ def _replay(submission: ReportSubmission) -> IntakeResult | None:
         raise IntakeRejected("Cette clé d'idempotence a déjà servi pour un autre signalement.",
                              {"Idempotency-Key": ["Déjà utilisée avec un contenu différent."]})
     report = db.session.get(Report, record.report_id)
-    return IntakeResult(report, False, EMERGENCY_NOTICE if report.category.emergency_hint else None)
+    return IntakeResult(WrittenReport.of(report), False, EMERGENCY_NOTICE if report.category.emergency_hint else None)

@@ -49,7 +49,7 @@ def make_report(category: str = "point_de_deal", at=PARIS_4E, description: str =
                 **kwargs) -> Report:
     result = submit_report(ReportSubmission(category_code=category, description=description, lat=at[0], lon=at[1],
                                             **kwargs))
-    return result.report
+    return db.session.get(Report, result.report.id)
 
 
 def csrf_token(html: str) -> str:
