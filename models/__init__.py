@@ -25,8 +25,8 @@ from models.unit import Unit, UnitKind  # noqa: E402,F401
 from models.device import Device, PushToken  # noqa: E402,F401
 from models.officer import Officer, OfficerSession, Role  # noqa: E402,F401
 from models.incident import Incident  # noqa: E402,F401
-from models.report import (OPEN_STATUSES, OPEN_STATUSES_SQL, Report, ReportContact, ReportPhoto,  # noqa: E402,F401
-                           ReportStatus)
+from models.report import (OPEN_STATUSES, OPEN_STATUSES_SQL, Report, ReportContact, ReportIdBlock,  # noqa: E402,F401
+                           ReportPhoto, ReportReference, ReportStatus)
 from models.event import ReportEvent, EventType  # noqa: E402,F401
 from models.notification import Notification, NotificationState  # noqa: E402,F401
 from models.feedback import Feedback  # noqa: E402,F401

@@ -3,7 +3,7 @@ import enum
 import uuid
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
                         Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -33,11 +33,14 @@ OPEN_STATUSES_SQL = sql_list(OPEN_STATUSES)
 
 
 class Report(db.Model):
+    """Partitioned by RANGE (id), a partition per month's block of ids (ReportIdBlock, migration 0014)."""
+
     __tablename__ = "reports"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Unguessable public reference, e.g. "PX-7K3M9QW2TD"; the only identifier that leaves the system.
-    reference: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    # Unguessable public reference, e.g. "PX-7K3M9QW2TD"; the only identifier that leaves the system. Unique
+    # through ReportReference (a unique constraint on a partitioned table must contain the partition key).
+    reference: Mapped[str] = mapped_column(Text, nullable=False, index=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), nullable=False, index=True)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     location = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
@@ -91,11 +94,37 @@ class Report(db.Model):
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
         Index("ix_reports_open_queue", "unit_id", "priority", "acknowledge_due_at",
               postgresql_where=f"status IN {OPEN_STATUSES_SQL}"),
+        {"postgresql_partition_by": "RANGE (id)"},
     )
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+class ReportIdBlock(db.Model):
+    """The block of report ids a calendar month (UTC) owns, [first_id, end_id), and its partition reports_YYYY_MM.
+
+    Blocks follow one another without gap; the database function create_report_partitions appends them and moves
+    the ids sequence into the current month's block (service.platform.partitions)."""
+
+    __tablename__ = "report_id_blocks"
+
+    month = mapped_column(Date, primary_key=True)
+    first_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    end_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (CheckConstraint("first_id < end_id", name="ids"),)
+
+
+class ReportReference(db.Model):
+    """Every report's reference, unique across the partitions of reports; written by a trigger on reports."""
+
+    __tablename__ = "report_references"
+
+    reference: Mapped[str] = mapped_column(Text, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), nullable=False,
+                                           unique=True)
 
 
 class ReportPhoto(db.Model):

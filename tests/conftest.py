@@ -45,9 +45,10 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_INSTANT = datetime.fromisoformat(os.environ.get("TEST_INSTANT") or WEEKDAY_DAYTIME)
 SUITE_CLOCK = service_clock.ManualClock(TEST_INSTANT)
 
-# Tables holding reference data, which the suite loads once and keeps between runs.
+# Tables holding reference data, which the suite loads once and keeps between runs; and the record of the
+# partitions of reports, which lives as long as they do.
 REFERENCE_TABLES = {"categories", "outcome_codes", "departements", "communes", "units", "spatial_ref_sys",
-                    "alembic_version"}
+                    "alembic_version", "report_id_blocks"}
 
 
 def _ensure_database(url: str) -> None:

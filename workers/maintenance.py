@@ -1,4 +1,4 @@
-"""Database maintenance jobs: the monthly partitions of report_events and notifications, created ahead."""
+"""Database maintenance jobs: the monthly partitions of reports, report_events and notifications, created ahead."""
 from service.platform import clock, partitions
 from workers.queues import MAINTENANCE, job
 

@@ -14,7 +14,10 @@ The model, tunable through `DemoProfile`:
 * some transfers (between the police municipale and the State force of the commune), duplicates merged into
   incidents, reopenings, push deliveries ("citizen_notified"), and feedback correlated with reactivity.
 
-Demo reports say so in their routing reason (DEMO_MARK) and can be removed with `--replace`.
+Demo reports say so in their routing reason (DEMO_MARK) and can be removed with `--replace`. Their ids come from
+the reports' sequence, so a history spanning past months lands in the partition of the current month's block of
+ids (reports is partitioned by id, migration 0014): the partitions then say when ids were handed out, not when
+the demo reports were received, which nothing reads.
 
 A seed fixes PostgreSQL's `random()`, which draws every choice except the points' coordinates (`ST_GeneratePoints`)
 and the device ids (`gen_random_uuid`). The steps keep their statements, and the statistics they gather, in the same
@@ -453,17 +456,25 @@ def _leave_future_steps_undone(params: dict) -> None:
 def _write_reports(params: dict, devices: int) -> None:
     """reports: one row per demo report, its status the last step that happened, its routing reason DEMO_MARK."""
     db.session.execute(text("""
+        WITH drawn AS (
+            SELECT a.*, 'PX-' || array_to_string(ARRAY(SELECT substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',
+                                                                      1 + floor(random() * 32)::int, 1)
+                                                        FROM generate_series(1, 10) WHERE a.id IS NOT NULL), '')
+                        AS reference
+            FROM demo_all a
+        ), fresh AS (
+            -- A reference drawn twice or already taken skips its report (report_references keeps them unique).
+            SELECT DISTINCT ON (d.reference) d.* FROM drawn d
+            WHERE NOT EXISTS (SELECT 1 FROM report_references taken WHERE taken.reference = d.reference)
+            ORDER BY d.reference, d.id
+        )
         INSERT INTO reports (id, reference, category_code, description, location, accuracy_m, commune_insee,
                              commune_name, departement_code, observed_at, received_at, ongoing, status, priority,
                              emergency, unit_id, routing_reason, incident_id, device_id, source, reopen_count,
                              outcome_code, acknowledge_due_at, dispatch_due_at, resolve_due_at, closed_at,
                              updated_at)
-        SELECT a.id,
-               'PX-' || array_to_string(ARRAY(SELECT substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',
-                                                             1 + floor(random() * 32)::int, 1)
-                                               FROM generate_series(1, 10) WHERE a.id IS NOT NULL), ''),
-               a.category_code, a.description, a.location, 10 + floor(40 * a.z1), a.insee_code, a.commune_name,
-               a.departement_code, a.received_at - interval '5 minutes', a.received_at, false,
+        SELECT a.id, a.reference, a.category_code, a.description, a.location, 10 + floor(40 * a.z1), a.insee_code,
+               a.commune_name, a.departement_code, a.received_at - interval '5 minutes', a.received_at, false,
                CASE WHEN a.reopened_at IS NOT NULL AND a.resolve2_at IS NULL THEN 'acknowledged'
                     WHEN a.closed_at IS NOT NULL THEN 'closed'
                     WHEN a.resolve_at IS NOT NULL THEN 'resolved'
@@ -481,9 +492,8 @@ def _write_reports(params: dict, devices: int) -> None:
                a.received_at + make_interval(mins => a.sla_resolve_min),
                CASE WHEN a.reopened_at IS NOT NULL THEN a.resolve2_at ELSE a.closed_at END,
                greatest(a.received_at, a.closed_at, a.resolve2_at)
-        FROM demo_all a
+        FROM fresh a
         LEFT JOIN demo_device dev ON a.from_app AND dev.no = 1 + floor(a.z1 * :k)::int
-        ON CONFLICT (reference) DO NOTHING
     """), params | {"k": devices})
 
 

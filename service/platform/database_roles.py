@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection, make_url
 
 # Tables the application may only append to and read.
 APPEND_ONLY_TABLES = ("audit_log", "audit_checkpoints")
-# Tables the application only reads.
-READ_ONLY_TABLES = ("alembic_version",)
+# Tables the application only reads (report_id_blocks: written by create_report_partitions, as the owner).
+READ_ONLY_TABLES = ("alembic_version", "report_id_blocks")
 # Tables the application empties as a whole (a full rebuild of the dashboard's clocks, service.statistics).
 TRUNCATED_TABLES = ("indicator_report_clocks",)
 

@@ -88,10 +88,17 @@ def int4s(blobs: list[bytes]) -> np.ndarray:
 
 
 def rows_of(report_ids: np.ndarray, row_report_ids: np.ndarray, first_row: int = 0) -> np.ndarray:
-    """The row of each of `report_ids`, rows `first_row`, `first_row + 1`… holding `row_report_ids` in order."""
-    row_of = np.full(int(row_report_ids.max()) + 1, -1, dtype=np.int32)
-    row_of[row_report_ids] = np.arange(first_row, first_row + len(row_report_ids), dtype=np.int32)
-    return row_of[report_ids]
+    """The row of each of `report_ids` (-1 if absent), rows `first_row`, `first_row + 1`… holding `row_report_ids`
+    in order (a report id twice: its last row). A sorted lookup, not an array indexed by report id: ids are sparse
+    (a block of ids per month, migration 0014), the largest one far above the number of rows."""
+    if not len(row_report_ids):
+        return np.full(len(report_ids), -1, dtype=np.int32)
+    order = np.argsort(row_report_ids, kind="stable")
+    ordered = row_report_ids[order]
+    at = np.searchsorted(ordered, report_ids, side="right") - 1
+    found = at >= 0
+    found[found] = ordered[at[found]] == report_ids[found]
+    return np.where(found, order[np.maximum(at, 0)] + first_row, -1).astype(np.int32)
 
 
 def load(where: str, params: dict, categories: list[str], outcomes: list[str], as_of: datetime,
