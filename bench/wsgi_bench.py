@@ -12,6 +12,7 @@ UNREACHABLE = "100000000 per minute"
 BENCH_LIMITS = {
     **{s.name: UNREACHABLE for s in SETTINGS if s.name.startswith("RATELIMIT_") and s.parse is str},
     "REPORTS_PER_DEVICE_PER_DAY": 100_000_000,
+    "REPORTS_PER_DEVICE_PER_MINUTE": 100_000_000,
     "MESSAGES_PER_REPORT_PER_DAY": 100_000_000,
 }
 

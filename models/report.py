@@ -63,7 +63,8 @@ class Report(db.Model):
     pending_transfer_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     assigned_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
-    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"), index=True)
+    # Indexed with received_at (ix_reports_device_id_received_at): intake counts a device's recent reports.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     # Which channel and, for Open311, which partner key.
     source: Mapped[str] = mapped_column(Text, nullable=False, server_default="app")
     partner_key_id: Mapped[int | None] = mapped_column(ForeignKey("partner_keys.id"))
@@ -94,6 +95,7 @@ class Report(db.Model):
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
         Index("ix_reports_open_queue", "unit_id", "priority", "acknowledge_due_at",
               postgresql_where=f"status IN {OPEN_STATUSES_SQL}"),
+        Index("ix_reports_device_id_received_at", "device_id", "received_at"),
         {"postgresql_partition_by": "RANGE (id)"},
     )
 

@@ -10,7 +10,7 @@ from service.api.bodies import read_document_with_photos
 from service.api.presenters import created_dict, report_dict
 from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema,
                                  ReportSchema)
-from service.platform.limits import DAILY_CAP_MESSAGE, DailyCapReached
+from service.platform.limits import DeviceCapReached
 from service.reports import workflow
 from service.reports.intake import IntakeRejected, ReportSubmission, submit_report
 
@@ -61,8 +61,8 @@ def create_report():
         result = submit_report(submission)
     except IntakeRejected as exc:
         abort(422, message=exc.message, errors={location: exc.errors})
-    except DailyCapReached as exc:
-        abort(429, message=DAILY_CAP_MESSAGE, headers={"Retry-After": str(exc.retry_after_s)})
+    except DeviceCapReached as exc:
+        abort(429, message=exc.message, headers={"Retry-After": str(exc.retry_after_s)})
     headers = {} if result.created else {"Idempotent-Replayed": "true"}
     return created_dict(result.report, result.emergency_notice), 201, headers
 

@@ -144,13 +144,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_ENABLED", parse_bool, True, "rate limiting on or off"),
     Setting("REPORTS_PER_DEVICE_PER_DAY", int, 20,
             "reports a device may send in 24 hours (counted in PostgreSQL: holds while Redis is down)"),
+    Setting("REPORTS_PER_DEVICE_PER_MINUTE", int, 6,
+            "reports a device may send in one minute (counted in PostgreSQL, like the daily cap)"),
     # Limits in Flask-Limiter's notation ("N per minute;M per hour"). Mobile networks put many residents
     # behind one address (CGNAT): limits per address are looser than limits per device.
     Setting("RATELIMIT_REGISTRATION_PER_IP", str, "20 per minute;200 per hour", "device registrations per address"),
     Setting("RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE", str, "60 per minute", "intake requests per device, valid or not"),
     Setting("RATELIMIT_INTAKE_PER_IP", str, "120 per minute;1000 per hour", "intake requests per address"),
-    Setting("RATELIMIT_REPORTS_PER_DEVICE", str, "6 per minute;30 per hour",
-            "reports actually created per device (a replayed Idempotency-Key or a 422 costs nothing)"),
     Setting("RATELIMIT_PHOTOS_PER_DEVICE", str, "30 per hour", "photos actually stored per device"),
     Setting("RATELIMIT_FEEDBACK_PER_DEVICE", str, "10 per minute;30 per hour", "satisfaction ratings per device"),
     Setting("RATELIMIT_FEEDBACK_PER_IP", str, "60 per minute", "satisfaction ratings per address"),
@@ -262,7 +262,9 @@ def derived_flask_config(settings: Mapping[str, Any]) -> dict[str, Any]:
         "RATELIMIT_KEY_PREFIX": "proxima-limits",
         # Fixed windows: one INCR per counted request (a moving window costs a sorted set per key and request).
         "RATELIMIT_STRATEGY": "fixed-window",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit-* headers on every answer: they cost two Redis round trips per request. A 429 still says
+        # when to come back (Retry-After, service.platform.limits.retry_after_s).
+        "RATELIMIT_HEADERS_ENABLED": False,
         # Redis down: limits are skipped, never the report, and an unreachable Redis costs half a second at most.
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from models import db
+from service.platform import limits
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,10 @@ def handle_http_exception(exc: HTTPException):
     headers = data.get("headers") or {}
     if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
         headers = {**headers, "Allow": ", ".join(exc.valid_methods)}
-    if exc.code == 429 and exc.response is not None and exc.response.headers.get("Retry-After"):
-        headers = {**headers, "Retry-After": exc.response.headers["Retry-After"]}
+    if exc.code == 429 and "Retry-After" not in headers:
+        retry_after = limits.retry_after_s()
+        if retry_after is not None:
+            headers = {**headers, "Retry-After": str(retry_after)}
     return _render(exc.code or 500, message, errors, headers)
 
 

@@ -4,18 +4,19 @@ The policy is one table (`POLICY`: endpoint → limits) applied here, so views s
 is read in one place. Each limit string is a setting (service.platform.config, with its default) read from
 `app.config` per request, so a deployment tunes them without code. A 429 goes through
 `service.platform.errors` like any other error (JSON shape under /api, Open311's format under /open311) and
-carries `Retry-After`.
+carries `Retry-After`; other answers carry no X-RateLimit-* headers (two Redis round trips per request).
 
 Redis down: the rates are skipped (errors swallowed, short timeouts), never the report: an outage of the
-limiter must not refuse residents. The daily cap of reports per device does not depend on Redis: it counts the
-device's reports in PostgreSQL at intake (`check_daily_cap`, with intake's first
-statement), so it holds during an outage too.
+limiter must not refuse residents. The caps of reports created per device (a minute, a day) do not depend on
+Redis: intake's first statement counts the device's reports in PostgreSQL (`check_device_caps`), so they are exact
+and hold during an outage too.
 
 Who is counted: a device by a hash of its token; an address by itself, IPv6 by its /64 (one subscriber's whole
 prefix); an Open311 partner by its key only once the key is known and active (any other `api_key` value is counted
 with the anonymous requests of its address).
 """
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -113,7 +114,6 @@ class Rule:
 INTAKE_APP = [
     Rule("RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE", by_device),
     Rule("RATELIMIT_INTAKE_PER_IP", by_ip),
-    Rule("RATELIMIT_REPORTS_PER_DEVICE", by_device, deduct_when=report_created),
     Rule("RATELIMIT_PHOTOS_PER_DEVICE", by_device, deduct_when=report_created, cost=photo_count,
          exempt_when=without_photos),
 ]
@@ -152,6 +152,19 @@ POLICY: dict[str, list[Rule]] = {
 }
 
 
+def retry_after_s() -> int | None:
+    """Seconds until the limit this request breached resets (for the 429's Retry-After), or None when no limit
+    was breached or Redis cannot say."""
+    limiter = current_app.extensions.get("proxima.limiter")
+    breached = limiter.current_limit if limiter is not None else None
+    if breached is None or not breached.breached:
+        return None
+    try:
+        return max(1, int(breached.reset_at - time.time()))
+    except Exception:  # Redis gone between the check and this answer
+        return None
+
+
 def init_app(app: Flask) -> None:
     """Bind the limiter to Redis and wrap the endpoints of `POLICY` (call after the blueprints)."""
     # One limiter per app: its registry of limits belongs to that app's view functions.
@@ -172,7 +185,7 @@ def init_app(app: Flask) -> None:
         app.view_functions[endpoint] = view
 
 
-# --- storms and the daily cap: counted by intake's first statement (service.reports.intake_sql) -------------
+# --- storms and the caps per device: counted by intake's first statement (service.reports.intake_sql) ------
 
 def storm_event(nearby_from_device: int) -> dict | None:
     """The `flagged` event (column values) holding a report for supervisor review when it is one of many from the
@@ -190,23 +203,39 @@ def storm_event(nearby_from_device: int) -> dict | None:
                       "window_min": window_min})
 
 
-class DailyCapReached(Exception):
-    """The device has sent its REPORTS_PER_DEVICE_PER_DAY reports in the last 24 hours."""
+class DeviceCapReached(Exception):
+    """The device has sent its REPORTS_PER_DEVICE_PER_MINUTE or REPORTS_PER_DEVICE_PER_DAY reports."""
 
-    def __init__(self, retry_after_s: int):
-        super().__init__(DAILY_CAP_MESSAGE)
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.message = message
         self.retry_after_s = retry_after_s
 
 
-DAILY_CAP_WINDOW = timedelta(days=1)
+@dataclass(frozen=True)
+class DeviceCap:
+    setting: str
+    window: timedelta
+    message: str
 
 
-def check_daily_cap(reports_today: int, oldest_today: datetime | None, now: datetime) -> None:
-    """Refuse a device's report beyond its daily cap: `reports_today` are its reports received in the
-    DAILY_CAP_WINDOW before `now` (replays create none), counted in PostgreSQL so the cap holds while the
-    limiter's Redis is away. Off with the other limits (RATELIMIT_ENABLED)."""
+# Reports created by one device, counted in PostgreSQL at intake (replays and rejected requests create none): exact,
+# and holding while the limiter's Redis is away. Intake's first statement counts each window.
+DEVICE_CAPS = (
+    DeviceCap("REPORTS_PER_DEVICE_PER_MINUTE", timedelta(minutes=1),
+              "Trop de signalements envoyés en une minute par cet appareil : réessayez dans un instant."),
+    DeviceCap("REPORTS_PER_DEVICE_PER_DAY", timedelta(days=1), DAILY_CAP_MESSAGE),
+)
+
+
+def check_device_caps(counts: list[tuple[int, datetime | None]], now: datetime) -> None:
+    """Refuse a device's report beyond one of DEVICE_CAPS; `counts` holds, for each cap in order, the number of the
+    device's reports received in its window before `now` and the oldest of them. Off with the other limits
+    (RATELIMIT_ENABLED)."""
     config = current_app.config
-    if not config["RATELIMIT_ENABLED"] or reports_today < config["REPORTS_PER_DEVICE_PER_DAY"]:
+    if not config["RATELIMIT_ENABLED"]:
         return
-    since = now - DAILY_CAP_WINDOW
-    raise DailyCapReached(max(1, int((oldest_today - since).total_seconds()) + 1))
+    for cap, (count, oldest) in zip(DEVICE_CAPS, counts):
+        if count >= config[cap.setting]:
+            since = now - cap.window
+            raise DeviceCapReached(cap.message, max(1, int((oldest - since).total_seconds()) + 1))

@@ -120,9 +120,9 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
     """Accept a report, or raise IntakeRejected having written nothing. Commits once, on success.
 
     The steps: replay an Idempotency-Key already used → validate → route → read what the rules need in one
-    statement (the device's reports of the day and nearby, its push tokens, a duplicate) → the device's daily cap
-    (limits.DailyCapReached) → write the report, its events, outbox rows, contact, photos, key and incident in one
-    statement (intake_sql) → commit → hand the outbox rows due now to the push queue.
+    statement (the device's reports of the minute, of the day and nearby, its push tokens, a duplicate) → the
+    device's caps (limits.DeviceCapReached) → write the report, its events, outbox rows, contact, photos, key and
+    incident in one statement (intake_sql) → commit → hand the outbox rows due now to the push queue.
     """
     if submission.idempotency_key:
         replay = _replay(submission)
@@ -136,10 +136,11 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
     config = current_app.config
     before = intake_sql.read_before_writing(
         device.id if device else None, submission.lon, submission.lat, checked.category, unit.id, now,
-        day_ago=now - limits.DAILY_CAP_WINDOW, storm_since=now - timedelta(minutes=config["STORM_WINDOW_MIN"]),
+        caps_since=tuple(now - cap.window for cap in limits.DEVICE_CAPS),
+        storm_since=now - timedelta(minutes=config["STORM_WINDOW_MIN"]),
         storm_radius_m=config["STORM_RADIUS_M"])
     if device is not None:
-        limits.check_daily_cap(before.reports_today, before.oldest_today, now)
+        limits.check_device_caps(before.device_counts, now)
     report = _report_values(submission, checked, placement, now)
     # Many reports from one device at one place: held for supervisor review.
     storm = limits.storm_event(before.nearby_from_device) if device is not None else None

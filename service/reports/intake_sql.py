@@ -8,6 +8,7 @@ rows) — but what they need is read in one statement and what they decide is wr
 transaction that the commit ends.
 """
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,11 +16,19 @@ from sqlalchemy import text
 
 from models import OPEN_STATUSES_SQL, db
 
-# The device's reports of the last day (daily cap) and those near this point in the storm window, its active
+
+def _compact(sql: str) -> str:
+    """The statement without its comments and repeated blanks. psycopg caches its parsing of a statement only up to
+    4,096 characters: the write statement, as laid out here, is longer and was parsed again on every intake."""
+    return " ".join(re.sub(r"--[^\n]*", "", sql).split())
+
+
+# The device's reports in the windows of its two caps (a minute, a day: service.platform.limits.DEVICE_CAPS) and
+# those near this point in the storm window, its active
 # push tokens, and the most recent open report of the same category and unit within the category's duplicate
 # radius and window (the incident it joins). A report without device (Open311) counts nothing.
-_BEFORE_WRITING = text("""
-    SELECT cap.reports_today, cap.oldest_today,
+_BEFORE_WRITING = text(_compact("""
+    SELECT caps.in_first, caps.oldest_in_first, caps.in_second, caps.oldest_in_second,
            (SELECT count(*) FROM reports r
             WHERE r.device_id = :device_id AND r.received_at >= :storm_since
               AND ST_DWithin(r.location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography,
@@ -27,8 +36,10 @@ _BEFORE_WRITING = text("""
            (SELECT array_agg(t.id ORDER BY t.id) FROM push_tokens t
             WHERE t.device_id = :device_id AND t.active) AS push_token_ids,
            duplicate.id AS duplicate_id, duplicate.incident_id AS duplicate_incident_id
-    FROM (SELECT count(*) AS reports_today, min(received_at) AS oldest_today FROM reports
-          WHERE device_id = :device_id AND received_at > :day_ago) cap
+    FROM (SELECT count(*) FILTER (WHERE received_at > :first_since) AS in_first,
+                 min(received_at) FILTER (WHERE received_at > :first_since) AS oldest_in_first,
+                 count(*) AS in_second, min(received_at) AS oldest_in_second
+          FROM reports WHERE device_id = :device_id AND received_at > :second_since) caps
     LEFT JOIN LATERAL (
         SELECT id, incident_id FROM reports
         WHERE category_code = :category AND unit_id = :unit_id AND status IN {open_statuses}
@@ -36,13 +47,13 @@ _BEFORE_WRITING = text("""
           AND location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
           AND ST_DWithin(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius_m)
         ORDER BY received_at DESC LIMIT 1) duplicate ON true
-""".format(open_statuses=OPEN_STATUSES_SQL))
+""".format(open_statuses=OPEN_STATUSES_SQL)))
 
 
 @dataclass(frozen=True)
 class BeforeWriting:
-    reports_today: int
-    oldest_today: datetime | None
+    # For each of the device's two caps: how many of its reports were received in the window, and the oldest.
+    device_counts: list[tuple[int, datetime | None]]
     nearby_from_device: int
     push_token_ids: list[int]
     duplicate_id: int | None
@@ -50,21 +61,27 @@ class BeforeWriting:
 
 
 def read_before_writing(device_id, lon: float, lat: float, category, unit_id: int, now: datetime,
-                        day_ago: datetime, storm_since: datetime, storm_radius_m: float) -> BeforeWriting:
+                        caps_since: tuple[datetime, datetime], storm_since: datetime,
+                        storm_radius_m: float) -> BeforeWriting:
+    """`caps_since`: the start of each cap's window, the shorter one first."""
+    first_since, second_since = caps_since
+    assert first_since >= second_since
     # Degrees of latitude per metre; longitude degrees are larger near the poles, so widen generously.
     radius_deg = category.duplicate_radius_m / 111_000 * 2
     row = db.session.connection().execute(_BEFORE_WRITING, {
-        "device_id": device_id, "lon": lon, "lat": lat, "day_ago": day_ago, "storm_since": storm_since,
+        "device_id": device_id, "lon": lon, "lat": lat, "first_since": first_since, "second_since": second_since,
+        "storm_since": storm_since,
         "storm_radius_m": storm_radius_m, "category": category.code, "unit_id": unit_id, "at": now,
         "window_min": category.duplicate_window_min, "radius_deg": radius_deg,
         "radius_m": category.duplicate_radius_m}).one()
-    return BeforeWriting(row.reports_today, row.oldest_today, row.nearby_from_device, row.push_token_ids or [],
+    return BeforeWriting([(row.in_first, row.oldest_in_first), (row.in_second, row.oldest_in_second)],
+                         row.nearby_from_device, row.push_token_ids or [],
                          row.duplicate_id, row.duplicate_incident_id)
 
 
 # Every row of an intake. Data-modifying CTEs all run, whether or not the final SELECT reads them; a part with
 # nothing to write selects no row (no duplicate, no contact, no photo, no Idempotency-Key, no device).
-_WRITE = text("""
+_WRITE = text(_compact("""
 WITH new_incident AS (
     -- The duplicate had no incident: the two reports become one, placed and dated by the first.
     INSERT INTO incidents (category_code, unit_id, location, first_report_at, last_report_at, report_count)
@@ -128,7 +145,7 @@ WITH new_incident AS (
 )
 SELECT report.id, report.incident_id, ARRAY(SELECT id FROM outbox WHERE state = 'queued' ORDER BY id) AS queued
 FROM report
-""")
+"""))
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,12 @@ def bearer(client):
 @pytest.fixture
 def wide_limits(app):
     """Limits wide enough that fuzzing explores the API rather than the 429 (tested in test_limits)."""
-    keys = ("RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE", "RATELIMIT_INTAKE_PER_IP", "RATELIMIT_REPORTS_PER_DEVICE",
-            "RATELIMIT_REGISTRATION_PER_IP", "RATELIMIT_PHOTOS_PER_DEVICE", "RATELIMIT_FEEDBACK_PER_DEVICE",
-            "RATELIMIT_FEEDBACK_PER_IP", "REPORTS_PER_DEVICE_PER_DAY")
+    keys = ("RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE", "RATELIMIT_INTAKE_PER_IP", "RATELIMIT_REGISTRATION_PER_IP",
+            "RATELIMIT_PHOTOS_PER_DEVICE", "RATELIMIT_FEEDBACK_PER_DEVICE", "RATELIMIT_FEEDBACK_PER_IP",
+            "REPORTS_PER_DEVICE_PER_DAY", "REPORTS_PER_DEVICE_PER_MINUTE")
     saved = {key: app.config[key] for key in keys}
-    app.config.update({key: "10000 per minute" for key in keys}, REPORTS_PER_DEVICE_PER_DAY=10000)
+    app.config.update({key: "10000 per minute" for key in keys}, REPORTS_PER_DEVICE_PER_DAY=10000,
+                      REPORTS_PER_DEVICE_PER_MINUTE=10000)
     yield
     app.config.update(saved)
 

@@ -24,7 +24,7 @@ def limited(app):
         "RATELIMIT_REGISTRATION_PER_IP": "3 per minute",
         "RATELIMIT_INTAKE_ATTEMPTS_PER_DEVICE": "5 per minute",
         "RATELIMIT_INTAKE_PER_IP": "8 per minute",
-        "RATELIMIT_REPORTS_PER_DEVICE": "100 per minute",
+        "REPORTS_PER_DEVICE_PER_MINUTE": 100,
         "RATELIMIT_PHOTOS_PER_DEVICE": "2 per hour",
         "RATELIMIT_OPEN311_READ_PER_KEY": "3 per minute",
         "RATELIMIT_OPEN311_READ_PER_IP": "2 per minute",
@@ -100,6 +100,22 @@ def test_daily_cap_counts_created_reports_only(client, limited):
     assert "par jour" in capped.json["message"]
     assert int(capped.headers["Retry-After"]) > 3600  # a daily window, not a minute
     assert len(db.session.execute(select(Report.id)).all()) == 2
+
+
+def test_reports_per_minute_count_created_reports_only(client, limited):
+    limited["REPORTS_PER_DEVICE_PER_MINUTE"] = 2
+    headers = register(client)
+    for key in ("m1", "m1"):  # the replay creates nothing
+        assert client.post("/api/v1/reports", json=report_body(),
+                           headers={**headers, "Idempotency-Key": key}).status_code == 201
+    assert client.post("/api/v1/reports", json={"category": "nope"}, headers=headers).status_code == 422
+    assert client.post("/api/v1/reports", json=report_body(PANTHEON), headers=headers).status_code == 201
+    capped = client.post("/api/v1/reports", json=report_body(), headers=headers)
+    assert_429(capped)
+    assert "une minute" in capped.json["message"]
+    assert int(capped.headers["Retry-After"]) <= 61  # the minute's window, not the day's
+    # Another device is counted apart.
+    assert client.post("/api/v1/reports", json=report_body(), headers=register(client)).status_code == 201
 
 
 def test_photos_are_counted_per_device(client, limited):
