@@ -98,8 +98,8 @@ def run(app) -> BenchResult:
                    note=f"p95 {percentile(times, 95):.0f} ms, {size / 1024:.0f} KiB, {runs} sequential requests")
     result.add("GET requests.xml server CPU per request (gunicorn)", cpu_s["requests.xml"] * 1000 / runs, "ms", "",
                None, None, "information", None,
-               note=f"{runs} sequential requests; requests.json {cpu_s['requests.json'] * 1000 / runs:.0f} ms; "
-                    "PostgreSQL not counted")
+               note=f"{runs} sequential requests (CPU counted in 10 ms ticks: rough over a few requests); "
+                    f"requests.json {cpu_s['requests.json'] * 1000 / runs:.0f} ms; PostgreSQL not counted")
     if any(c.passed is False for c in result.checks):
         say("  B6: target missed: profiling the view in process (pyinstrument)")
         result.details["profile"] = profile_get(app, PATHS["requests.xml"])
