@@ -19,6 +19,7 @@ from bench.common import (BENCH, QUICK, BenchResult, Gunicorn, profile_client, p
 
 CONNECTIONS = 8
 TARGET_P99_MS = 50.0
+TARGET_CPU_MS = 4.0  # CPU of the gunicorn processes per report created
 # The demo profile's category mix (service/devtools/demo_data.py), with the answers a category requires.
 MIX = (("nuisance_sonore", 22, {"source": "logement"}), ("stationnement_genant", 14, {}),
        ("rodeo_motorise", 12, {}), ("depot_sauvage", 12, {}), ("regroupement_genant", 10, {}),
@@ -159,7 +160,9 @@ def run(app) -> BenchResult:
     say(f"  B1: measuring with gunicorn {workers} workers × {threads} threads, {CONNECTIONS} connections")
     with Gunicorn(workers, threads) as server:
         warm_up(server.url, script, CONNECTIONS, env)
+        cpu = server.cpu_seconds()
         intake = run_wrk(server.url, script, CONNECTIONS, seconds, env=env)
+        intake["server_cpu_s"] = server.cpu_seconds() - cpu
         health = _healthz(server.url, seconds)
         log_tail = server.errors_logged()
     say(f"  B1: pgbench, the same transaction's SQL, {CONNECTIONS} clients")
@@ -179,6 +182,13 @@ def run(app) -> BenchResult:
     result.add("trivial endpoint GET /healthz", health["rps"], "req/s", "", None,
                ratio(intake["rps"], health["rps"]), "information (ratio = intake / healthz)", None,
                note=f"p99 {health['p99_ms']:.1f} ms on the same gunicorn")
+    created = intake["statuses"].get("201", 0)
+    cpu_ms = intake["server_cpu_s"] * 1000 / created if created else None
+    result.add("server CPU per report (gunicorn)", cpu_ms, "ms", "", None, None, "≤ 4 ms",
+               cpu_ms is not None and cpu_ms <= TARGET_CPU_MS,
+               note=f"{intake['server_cpu_s']:.1f} CPU s of the master and workers for {created} reports created "
+                    f"({intake['server_cpu_s'] / intake['duration_s']:.2f} cores); PostgreSQL and Redis not counted; "
+                    f"wrk {100 * intake['generator_cpu_share']:.0f} % of a core")
     if any(c.passed is False for c in result.checks):
         say("  B1: a target was missed: profiling the intake view in process (pyinstrument)")
         with app.app_context():

@@ -220,8 +220,10 @@ def run(app, gunicorn_config: tuple[int, int] = (2, 4)) -> BenchResult:
     with Gunicorn(workers, threads) as server:
         warm_up(server.url, BENCH / "lua" / "replay.lua", 4, {"BENCH_REQUESTS": str(requests_file)})
         for connections in (1, 4):
+            cpu = server.cpu_seconds()
             runs[connections] = run_wrk(server.url, BENCH / "lua" / "replay.lua", connections, seconds,
                                         env={"BENCH_REQUESTS": str(requests_file)})
+            runs[connections]["server_cpu_s"] = server.cpu_seconds() - cpu
         runs["healthz"] = _healthz(server.url, 4, seconds)
     requests_file.unlink()
     result.details["coverage_http"] = runs
@@ -233,6 +235,12 @@ def run(app, gunicorn_config: tuple[int, int] = (2, 4)) -> BenchResult:
                    r["p99_ms"] < 10 and errors == 0,
                    note=f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, {errors} errors "
                         f"(statuses {r['statuses']})")
+    per_request = {c: runs[c]["server_cpu_s"] * 1000 / runs[c]["requests"] if runs[c]["requests"] else None
+                   for c in (1, 4)}
+    result.add("GET /coverage server CPU per request (gunicorn), 4 connections", per_request[4], "ms", "", None, None,
+               "information", None,
+               note=f"{per_request[1] or 0:.2f} ms at 1 connection; CPU of the master and workers over the requests "
+                    "answered; PostgreSQL and Redis not counted")
     if any(c.passed is False for c in result.checks):
         say("  B2: a target was missed: profiling GET /api/v1/coverage in process")
         paths = [f"/api/v1/coverage?lat={lat:.6f}&lon={lon:.6f}&category={CATEGORIES[i % 10]}"

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import (BENCH, QUICK, ROOT, BenchResult, app_env, percentile, psql, python_exe, ratio,
-                          redis_url, run_wrk, say)
+from bench.common import (BENCH, QUICK, ROOT, BenchResult, app_env, percentile, process_tree_cpu, psql, python_exe,
+                          ratio, redis_url, run_wrk, say)
 
 PROJECT = "proxima-bench"
 INJECTED = 0.05
@@ -296,12 +296,14 @@ def run(app) -> BenchResult:
             conn = psycopg.connect(libpq_url())
             say(f"  B3: phase 1: {n} notifications committed in batches of 500, 5 % answered 429/503")
             commits = {}
+            cpu = sum(process_tree_cpu(w.pid) for w in workers)
             for offset in range(0, n, 500):
                 ids, at = commit_batch(conn, template_ids, min(500, n - offset), offset)
                 dispatch(conn, ids)
                 commits.update({i: at for i in ids})
             stats = wait_delivered(server, set(commits), 240 if QUICK else 600)
             burst = analyse(stats, commits)
+            burst["workers_cpu_s"] = sum(process_tree_cpu(w.pid) for w in workers) - cpu
             say(f"  B3: phase 1: {burst['delivered']}/{n} delivered at {burst['rate'] or 0:.0f} msg/s, "
                 f"{burst['lost']} lost, {burst['duplicated']} duplicated")
             rate = max(5.0, (burst["rate"] or 10) / 2)
@@ -341,6 +343,10 @@ def run(app) -> BenchResult:
                note=f"{total_lost} lost, {total_dup} duplicated of {burst['rows'] + latency['rows']}; "
                     f"{burst['injected_errors_answered'] + latency['injected_errors_answered']} error answers "
                     f"injected and retried")
+    per_message = burst["workers_cpu_s"] * 1000 / burst["delivered"] if burst["delivered"] else None
+    result.add("workers' CPU per message delivered (burst)", per_message, "ms", "", None, None, "information", None,
+               note=f"{burst['workers_cpu_s']:.1f} CPU s of the 2 `flask worker` processes for {burst['delivered']} "
+                    "messages, retries and the scheduler's jobs included; the test server and PostgreSQL not counted")
     result.add(f"commit → delivery p99 at {rate:.0f} msg/s", latency["latency_p99_ms"], "ms", "", None, None,
                "information", None,
                note=f"p50 {latency['latency_p50_ms'] or 0:.0f} ms, max {latency['latency_max_ms'] or 0:.0f} ms; "

@@ -79,12 +79,15 @@ def run(app) -> BenchResult:
     result.details["sql_statements"] = [s for s, _ in sql_plain]
     say(f"  B6: in-process find_requests returned {found} requests; SQL alone {median(sql_ms):.1f} ms")
     with Gunicorn(1, 2) as server:
-        http = {}
+        http, cpu_s = {}, {}
         for name, path in PATHS.items():
             time_http(server.url + path, 2)  # warm-up
+            cpu = server.cpu_seconds()
             http[name] = time_http(server.url + path, runs)
+            cpu_s[name] = server.cpu_seconds() - cpu
     result.details["http"] = {name: {"median_ms": median(t), "p95_ms": percentile(t, 95), "bytes": size,
                                      "requests_returned": count} for name, (t, size, count) in http.items()}
+    result.details["server_cpu_s"] = cpu_s
     result.details["sql_ms"] = {"plain_median": median(sql_ms), "extensions_median": median(sql_ext_ms)}
     for name, (times, size, count) in http.items():
         base = median(sql_ext_ms) if "extensions" in name else median(sql_ms)
@@ -93,6 +96,10 @@ def run(app) -> BenchResult:
                    ratio(median(times), base), "< 250 ms" if main else "information",
                    (median(times) < TARGET_MS and count == 1000) if main else None,
                    note=f"p95 {percentile(times, 95):.0f} ms, {size / 1024:.0f} KiB, {runs} sequential requests")
+    result.add("GET requests.xml server CPU per request (gunicorn)", cpu_s["requests.xml"] * 1000 / runs, "ms", "",
+               None, None, "information", None,
+               note=f"{runs} sequential requests (CPU counted in 10 ms ticks: rough over a few requests); "
+                    f"requests.json {cpu_s['requests.json'] * 1000 / runs:.0f} ms; PostgreSQL not counted")
     if any(c.passed is False for c in result.checks):
         say("  B6: target missed: profiling the view in process (pyinstrument)")
         result.details["profile"] = profile_get(app, PATHS["requests.xml"])

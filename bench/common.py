@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -218,6 +219,49 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
+# --- CPU time of processes -------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), or None once the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children…), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) spent so far by `pid`, its live descendants and the children it has reaped.
+
+    Counting the reaped children too keeps a before/after difference right when a child ends in between (its
+    whole time moves into the parent's cutime/cstime)."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        fields = _stat(p)
+        if fields:
+            total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return total / CLOCK_TICKS
+
+
 class Gunicorn:
     """Proxima under gunicorn on a free loopback port, against the benchmark database."""
 
@@ -242,6 +286,10 @@ class Gunicorn:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds spent so far by the master and its workers (take it before and after a measured load)."""
+        return process_tree_cpu(self.proc.pid)
 
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
@@ -281,12 +329,17 @@ def run_wrk(url: str, script: Path, connections: int, seconds: float, threads: i
     """Run wrk with one of our Lua scripts (they print a JSON summary line); returns that summary."""
     cmd = [ensure_wrk(), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(seconds))}s",
            "--timeout", f"{timeout_s}s", "-s", str(script), url]
+    # The generator's own CPU: wrk is the only child waited for in between.
+    before, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})},
                           timeout=seconds + 60)
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - wall
+    generator_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCHJSON "):
             data = json.loads(line[len("BENCHJSON "):])
-            data["connections"] = connections
+            data.update(connections=connections, wrk_threads=threads, generator_cpu_s=generator_cpu,
+                        generator_cpu_share=generator_cpu / wall)
             return data
     raise RuntimeError(f"wrk gave no summary (exit {proc.returncode}): {proc.stdout[-800:]} {proc.stderr[-800:]}")
 
@@ -335,13 +388,13 @@ def python_exe() -> str:
     return str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 
 
-def warm_up(url: str, script: Path, connections: int, env: dict, budget_s: float = 40.0) -> int:
+def warm_up(url: str, script: Path, connections: int, env: dict, budget_s: float = 40.0, threads: int = 1) -> int:
     """Load until every worker has built its caches (the routing index takes seconds to load per process):
     2-second wrk runs until two consecutive runs complete requests at rates within 25 % of each other."""
     deadline = time.monotonic() + budget_s
     runs, previous = 0, None
     while time.monotonic() < deadline:
-        r = run_wrk(url, script, connections, 2, env=env, timeout_s=30)
+        r = run_wrk(url, script, connections, 2, threads=threads, env=env, timeout_s=30)
         runs += 1
         if r["requests"] > 0 and previous and abs(r["rps"] - previous) <= 0.25 * max(r["rps"], previous):
             return runs

@@ -1,4 +1,4 @@
-"""`make bench`: build the data set, run B1–B6, write bench/results/latest.json and latest.md.
+"""`make bench`: build the data set, run B1–B7, write bench/results/latest.json and latest.md.
 
 QUICK=1 runs the short variant (fewer points, shorter loads, fewer filters) in a few minutes.
 Environment: BENCH_DATABASE_URL (default proxima_bench on 127.0.0.1), BENCH_REDIS_URL (default Redis db 7),
@@ -24,9 +24,11 @@ from bench.common import (QUICK, BenchResult, database_url, ensure_wrk, fmt, mac
 
 # BENCH_OUTPUT: another directory for trial runs, so the committed results of the last full run stay put.
 RESULTS = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "bench" / "results")
-# Order: B2 and B1 first (routing then intake), B6, then the ones that rely on the demo history and workers.
+# Order: B2 and B1 first (routing then intake), B6, the realistic mix B7, then the ones that rely on the demo
+# history and workers.
 BENCHES = (("B2", "bench.b2_routing"), ("B1", "bench.b1_intake"), ("B6", "bench.b6_open311"),
-           ("B4", "bench.b4_indicators"), ("B5", "bench.b5_export"), ("B3", "bench.b3_push"))
+           ("B7", "bench.b7_mix"), ("B4", "bench.b4_indicators"), ("B5", "bench.b5_export"),
+           ("B3", "bench.b3_push"))
 
 
 def provision() -> None:
