@@ -16,7 +16,7 @@ from models import db
 from service.platform import clock
 from service.platform.redis_client import get_redis
 from workers.push import DELIVERY_UNKNOWN, attempt_key, enqueue_sends
-from workers.queues import DEFAULT, job
+from workers.queues import PUSH, job
 
 log = logging.getLogger("proxima.outbox")
 
@@ -68,7 +68,9 @@ class RelayResult:
     error: str | None = None
 
 
-@job(queue=DEFAULT, timeout=300, result_ttl=60)
+# On the push queue: retries and rows held by quiet hours reach FCM on the workers that send, never behind a long
+# indicator refresh on `default`.
+@job(queue=PUSH, timeout=300, result_ttl=60)
 def relay_outbox() -> dict:
     result = relay()
     return {"enqueued": result.enqueued, "given_up": result.given_up, "error": result.error}
