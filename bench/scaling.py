@@ -12,10 +12,10 @@ Run (cluster up): .venv/bin/python -m bench.scaling [--quick]   → bench/result
    the primary every 0.25 s.
 4. Sentinel failover: the Redis master killed during an intake stream on both cluster web instances; time
    until the Sentinels name a new master, intakes refused, reports lost, notifications lost or sent twice
-   (counted at the cluster's FCM stand-in).
+   (counted at the cluster's FCM test server).
 
 The cluster's own web processes and workers keep running: the workers push every intake's notification to
-the FCM stand-in during the run, as they would in production. Data are loaded and analysed before any
+the FCM test server during the run, as they would in production. Data are loaded and analysed before any
 gunicorn of the run starts.
 """
 import argparse

@@ -137,7 +137,7 @@ report="$CLUSTER_DIR/demo-accounts.txt"
 dbtool pg-ping "$(primary_url)" && "$PG_BIN/psql" -X -q "$(primary_url | sed 's/+psycopg//')" \
     -c "GRANT pg_read_all_stats TO $APP_ROLE" || die "could not grant pg_read_all_stats to $APP_ROLE"
 
-# --- FCM stand-in, web, workers -----------------------------------------------------------------------------
+# --- FCM test server, web, workers -----------------------------------------------------------------------------
 write_cluster_env
 load_cluster_env
 export PYTHONPATH="$PROJECT_ROOT" PROXIMA_ENV=development SECRET_KEY="${SECRET_KEY:-cluster-not-secret}"
@@ -162,12 +162,12 @@ supervised() {
 while :; do $command & child=\$!; wait \$child; echo \"exited (status \$?), restarting in 1 s\" >&2; sleep 1; done"
 }
 
-step "Local FCM stand-in on 127.0.0.1:$FCM_PORT (pushes of the cluster, logged to $FCM_RECEIVED_LOG)"
+step "Local FCM test server on 127.0.0.1:$FCM_PORT (pushes of the cluster, logged to $FCM_RECEIVED_LOG)"
 mkdir -p "$CLUSTER_DIR/fcm"
-spawn fcm "$VENV/bin/python" -m tests.cluster.fcm_standin --port "$FCM_PORT" \
+spawn fcm "$VENV/bin/python" -m tests.cluster.fcm_test_server --port "$FCM_PORT" \
     --credentials "$FCM_CREDENTIALS_FILE" --log "$FCM_RECEIVED_LOG"
 for _ in $(seq 1 50); do [[ -f $FCM_CREDENTIALS_FILE ]] && break; sleep 0.2; done
-[[ -f $FCM_CREDENTIALS_FILE ]] || die "the FCM stand-in did not start, see $CLUSTER_DIR/fcm.log"
+[[ -f $FCM_CREDENTIALS_FILE ]] || die "the FCM test server did not start, see $CLUSTER_DIR/fcm.log"
 
 for port in "${WEB_PORTS[@]}"; do
     step "gunicorn on 127.0.0.1:$port"
@@ -198,7 +198,7 @@ cat >&2 <<BANNER
    Redis             master 127.0.0.1:$REDIS_MASTER_PORT, replica 127.0.0.1:$REDIS_REPLICA_PORT
    Sentinels         $REDIS_SENTINELS (master name $REDIS_SENTINEL_MASTER)
    RQ workers        $WORKERS (logs $CLUSTER_DIR/worker-*.log)
-   FCM stand-in      $FCM_ENDPOINT (accepted pushes in $FCM_RECEIVED_LOG)
+   FCM test server      $FCM_ENDPOINT (accepted pushes in $FCM_RECEIVED_LOG)
    environment       $CLUSTER_ENV
  make test-cluster runs the cluster tests; make cluster-stop stops everything.
 ================================================================================

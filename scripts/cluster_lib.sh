@@ -3,7 +3,7 @@
 # Every server listens on loopback on its own block of ports and keeps its data under var/cluster/:
 #   PostgreSQL primary 5441, hot-standby replica 5442 (pg_basebackup -R), PgBouncer 6441 (transaction mode),
 #   Redis master 6391 and replica 6392, Sentinels 26391-26393 (master name "proxima"),
-#   gunicorn 8101 and 8102, two RQ workers (the first with the scheduler), a local FCM stand-in on 8191.
+#   gunicorn 8101 and 8102, two RQ workers (the first with the scheduler), a local FCM test server on 8191.
 # Ports can be moved with the CLUSTER_* variables below; var/cluster/cluster.env records what was started.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make cluster-stop`: stop every process of `make cluster` (web, workers, FCM stand-in, Sentinels, Redis,
+# `make cluster-stop`: stop every process of `make cluster` (web, workers, FCM test server, Sentinels, Redis,
 # PgBouncer, both PostgreSQL servers) and check that none of the cluster's ports still answers. Data stays in
 # var/cluster/ (make clean removes it).
 set -euo pipefail

@@ -1,6 +1,6 @@
 """The Redis master killed while both web instances take intakes: the Sentinels elect the replica, the web
 processes, the limiter, RQ and the scheduler follow it; no report is lost and every notification reaches the
-FCM stand-in exactly once.
+FCM test server exactly once.
 
 Replication is asynchronous: a job enqueued just before the kill may be gone with the old master. Its outbox
 row stays `queued` until the relay enqueues it again, REQUEUE_AFTER_S (10 min) later; the test runs that relay
@@ -160,6 +160,6 @@ def test_killing_the_redis_master_under_load_loses_nothing_and_sends_nothing_twi
         print(f"rows waiting for a lost job: {states['queued']}; enqueued again: {requeue_lost_jobs(cluster)}")
         states = wait_until_only(primary, accepted, {"sent"}, timeout=120)
     assert states == Counter({"sent": len(accepted)})
-    time.sleep(1)  # the stand-in writes its log every 0.2 s
+    time.sleep(1)  # the test server writes its log every 0.2 s
     delivered = _delivered(cluster["FCM_RECEIVED_LOG"], accepted)
     assert set(delivered) == accepted and set(delivered.values()) == {1}  # each exactly once

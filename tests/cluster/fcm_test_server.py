@@ -2,7 +2,7 @@
 pyfcm backend, and every message it accepts is appended to a JSON-lines file that the cluster tests and the
 scaling bench read (a push sent twice shows as two lines with the same reference).
 
-    python -m tests.cluster.fcm_standin --port 8191 --credentials FILE --log FILE
+    python -m tests.cluster.fcm_test_server --port 8191 --credentials FILE --log FILE
 """
 import argparse
 import json
@@ -16,7 +16,7 @@ from tests.fcm_server import FCMTestServer, _handler_for, _Server
 def serve(port: int, credentials: str, log_path: str) -> None:
     server = FCMTestServer()
     server._server = _Server(("127.0.0.1", port), _handler_for(server))
-    threading.Thread(target=server._server.serve_forever, name="fcm-standin", daemon=True).start()
+    threading.Thread(target=server._server.serve_forever, name="fcm-test-server", daemon=True).start()
     server.service_account_file(credentials)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
