@@ -154,6 +154,22 @@ def median(values) -> float | None:
 
 # --- machine ---------------------------------------------------------------------------------------------
 
+def cpu_ticks() -> tuple[int, int]:
+    """(all CPU ticks, ticks stolen by the hypervisor) of the machine so far, from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """Share of the machine's CPU time the hypervisor gave to other guests between two cpu_ticks(): on a shared
+    virtual machine the same code runs slower when it is high, so every figure of the period is read with it."""
+    total = after[0] - before[0]
+    return (after[1] - before[1]) / total if total > 0 else None
+
+
 def machine_info() -> dict:
     cpu = "unknown"
     try:

@@ -19,9 +19,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import dataset  # noqa: E402
-from bench.common import (QUICK, BenchResult, database_url, ensure_wrk, fmt, machine_info, make_app,  # noqa: E402
-                          redis_url, say, step)
+from bench.common import (QUICK, BenchResult, cpu_ticks, database_url, ensure_wrk, fmt, machine_info,  # noqa: E402
+                          make_app, redis_url, say, steal_share, step)
 
+STARTED_TICKS = cpu_ticks()
 # BENCH_OUTPUT: another directory for trial runs, so the committed results of the last full run stay put.
 RESULTS = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "bench" / "results")
 # Order: B2 and B1 first (routing then intake), B6, the realistic mix B7, then the ones that rely on the demo
@@ -48,6 +49,8 @@ def write(results: list[BenchResult], machine: dict, data: dict, started: float,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "complete": finished, "quick": QUICK, "duration_s": round(time.monotonic() - started, 1),
         "machine": machine, "data": data,
+        "steal_share": steal_share(STARTED_TICKS, cpu_ticks()),
+        "steal_by_bench": {r.bench: r.details.get("steal_share") for r in results},
         "database": database_url().rsplit("@", 1)[-1], "redis": redis_url(),
         "summary": {"checks": len(checks), "passed": sum(c.passed is True for c in checks),
                     "failed": sum(c.passed is False for c in checks),
@@ -66,7 +69,10 @@ def markdown(p: dict) -> str:
         f"# Proxima benchmarks — {'QUICK' if p['quick'] else 'full'} run, {p['generated_at']}",
         "",
         f"Machine: {m['cores']} cores, {m['cpu_model']}, {m['memory_gb']} GB RAM, Linux {m['kernel']}; "
-        f"load average at start {', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}.  ",
+        f"load average at start {', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}; "
+        + (f"CPU stolen by the hypervisor during the run {100 * p['steal_share']:.0f} % "
+           f"({', '.join(f'{b} {100 * s:.0f} %' for b, s in p['steal_by_bench'].items() if s is not None)}).  "
+           if p.get("steal_share") is not None else "CPU stolen by the hypervisor: not measured.  "),
         f"Commit {m['git_commit']}{' (with uncommitted changes)' if m['git_dirty'] else ''}; "
         f"Python {v['python']}, PostgreSQL {v['postgresql']}, PostGIS {v['postgis']}, {v['pgbench']}, "
         f"{v['wrk']}, {v['redis_server']}, Flask {v['flask']}, SQLAlchemy {v['sqlalchemy']}, "
@@ -124,7 +130,7 @@ def main() -> int:
         if only and code not in only:
             continue
         say(f"=== {code} ===")
-        t0 = time.monotonic()
+        t0, ticks = time.monotonic(), cpu_ticks()
         try:
             module = importlib.import_module(module_name)
             result = module.run(app)
@@ -132,6 +138,7 @@ def main() -> int:
             result = BenchResult(code, module_name, error=traceback.format_exc())
             say(f"{code} crashed:\n{result.error}")
         result.seconds = time.monotonic() - t0
+        result.details["steal_share"] = steal_share(ticks, cpu_ticks())
         results.append(result)
         write(results, machine, data, started, finished=False)
     data_after = dataset.table_counts()
