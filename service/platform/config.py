@@ -82,7 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUTING_INDEX", str, "memory",
             "`memory`: an in-process spatial index of jurisdictions; anything else: one PostGIS query per decision"),
     Setting("ROUTING_INDEX_TTL_S", float, 5.0,
-            "how often (seconds) the in-process index checks the units table and reloads it if it changed"),
+            "how often (seconds) the in-process index checks the units table, and intake the categories table, "
+            "and reloads them if they changed"),
 
     # --- push notifications (FCM HTTP v1 through pyfcm) and the outbox --------------------------------------
     Setting("FCM_CREDENTIALS_FILE", str, None,
