@@ -245,13 +245,13 @@ def wait_delivered(server: ServerProcess, ids: set, cap_s: float, stall_s: float
 
 
 def analyse(stats: dict, commits: dict[int, float]) -> dict:
-    firsts, dup, lost, attempts = [], 0, 0, 0
+    firsts, dup, lost, attempts = [], 0, [], 0
     for nid, committed in commits.items():
         answers = stats["by_id"].get(str(nid), [])
         attempts += len(answers)
         ok = sorted(at for status, at in answers if status == 200)
         if not ok:
-            lost += 1
+            lost.append(nid)
             continue
         if len(ok) > 1:
             dup += 1
@@ -262,7 +262,7 @@ def analyse(stats: dict, commits: dict[int, float]) -> dict:
     span = (max(times) - start) if times else None
     t95 = sorted(times)[int(len(times) * 0.95) - 1] - start if len(times) >= 20 else None
     latencies = [lat * 1000 for _, lat in firsts]
-    return {"rows": len(commits), "delivered": len(firsts), "lost": lost, "duplicated": dup,
+    return {"rows": len(commits), "delivered": len(firsts), "lost": len(lost), "lost_ids": lost, "duplicated": dup,
             "injected_errors_answered": errors_answered, "span_s": span,
             "rate": len(firsts) / span if span else None,
             "rate_first_95pct": (0.95 * len(firsts)) / t95 if t95 else None,
@@ -332,11 +332,15 @@ def run(app) -> BenchResult:
             latency = analyse(stats, paced)
             conn.close()
             states = psql(f"SELECT state, count(*) FROM notifications WHERE id >= {min(commits)} GROUP BY 1")
+            lost_ids = burst["lost_ids"] + latency["lost_ids"]
+            # Why a row was never answered 200: its state and error as the workers recorded them.
+            lost_why = psql("SELECT state, left(coalesce(last_error, '-'), 120), count(*) FROM notifications "
+                            f"WHERE id IN ({', '.join(map(str, lost_ids))}) GROUP BY 1, 2") if lost_ids else ""
     finally:
         stop_workers(workers)
         server.stop()
     result.details.update(burst=burst, paced=latency, redis_lpush_rpop_per_s=redis_rate, fcm_server_ceiling=ceiling,
-                          final_states=states, injected_share=INJECTED)
+                          final_states=states, lost_why=lost_why, injected_share=INJECTED)
     result.add("messages/s, 2 push workers (burst)", burst["rate"], "msg/s", "test server ceiling (wrk)",
                ceiling["rps"],
                ratio(burst["rate"], ceiling["rps"]), "≥ 500 msg/s", (burst["rate"] or 0) >= TARGET_RATE,
@@ -350,7 +354,7 @@ def run(app) -> BenchResult:
                "0 lost, 0 duplicated", total_lost == 0 and total_dup == 0,
                note=f"{total_lost} lost, {total_dup} duplicated of {burst['rows'] + latency['rows']}; "
                     f"{burst['injected_errors_answered'] + latency['injected_errors_answered']} error answers "
-                    f"injected and retried")
+                    f"injected and retried" + (f"; the lost: {lost_why}" if lost_why else ""))
     per_message = burst["workers_cpu_s"] * 1000 / burst["delivered"] if burst["delivered"] else None
     result.add("workers' CPU per message delivered (burst)", per_message, "ms", "", None, None, "information", None,
                note=f"{burst['workers_cpu_s']:.1f} CPU s of the 2 `flask worker` processes for {burst['delivered']} "

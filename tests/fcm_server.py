@@ -59,6 +59,9 @@ class Received:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of new connections from the push workers' threads would
+    # wait a SYN retransmission (1 s) for a place, which FCM itself never makes anyone do.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # A client closing its kept-alive connection (wrk at the end of a run) is not an error of the server.

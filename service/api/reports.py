@@ -10,6 +10,7 @@ from service.api.bodies import read_document_with_photos
 from service.api.presenters import created_dict, report_dict
 from service.api.schemas import (ReopenSchema, ReportCreatedSchema, ReportCreateSchema, ReportQuerySchema,
                                  ReportSchema)
+from service.platform.database import in_autocommit
 from service.platform.limits import DeviceCapReached
 from service.reports import workflow
 from service.reports.intake import IntakeRejected, ReportSubmission, submit_report
@@ -38,6 +39,7 @@ MULTIPART_DOC = {
 
 
 @blp.post("/reports")
+@in_autocommit
 @device_required
 @blp.doc(**MULTIPART_DOC)
 @blp.response(201, ReportCreatedSchema)

@@ -14,9 +14,10 @@ and nothing may rely on session state. Proxima only takes transaction-level advi
 import logging
 import threading
 import time
+from functools import wraps
 
 from flask import Flask, current_app, g
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
@@ -109,6 +110,32 @@ def read_from_replica() -> bool:
         return False
     setattr(g, READ_BIND, REPLICA_BIND)
     return True
+
+
+def autocommit_request() -> bool:
+    """Run the rest of this request's statements in autocommit: each commits alone, with no `BEGIN` and `COMMIT`
+    round trips (two of the six an intake made). Only for a request whose every write is one statement, atomic on
+    its own (the intake writes all its rows with one INSERT of data-modifying CTEs), and whose reads need no
+    snapshot shared between statements (under READ COMMITTED each statement takes its own snapshot anyway).
+
+    Returns whether it did: not once the session has begun a transaction, and not when the session is bound to a
+    connection rather than an engine (a test's transaction, which the request must stay inside). The connection
+    goes back to the pool in its usual transactional mode (SQLAlchemy resets the isolation level on return)."""
+    session = db.session()
+    if session.in_transaction() or not isinstance(session.get_bind(), Engine):
+        return False
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
+
+
+def in_autocommit(view):
+    """View decorator: the request runs in autocommit from its first statement on (`autocommit_request`); place
+    it above the decorators that read the database (the device's authentication)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        autocommit_request()
+        return view(*args, **kwargs)
+    return wrapper
 
 
 def reads_from_replica() -> bool:

@@ -117,20 +117,24 @@ class CheckedSubmission:
 
 
 def submit_report(submission: ReportSubmission) -> IntakeResult:
-    """Accept a report, or raise IntakeRejected having written nothing. Commits once, on success.
+    """Accept a report, or raise IntakeRejected having written nothing. Its rows are written by one statement.
 
-    The steps: replay an Idempotency-Key already used → validate → route → read what the rules need in one
-    statement (the device's reports of the minute, of the day and nearby, its push tokens, a duplicate) → the
-    device's caps (limits.DeviceCapReached) → write the report, its events, outbox rows, contact, photos, key and
-    incident in one statement (intake_sql) → commit → hand the outbox rows due now to the push queue.
+    The steps: validate → route → read what the rules need in one statement (an earlier use of the
+    Idempotency-Key, the device's reports of the minute, of the day and nearby, its push tokens, a duplicate) →
+    a retry answers the first report → the device's caps (limits.DeviceCapReached) → write the report, its events,
+    outbox rows, contact, photos, key and incident in one statement (intake_sql) → commit → hand the outbox rows
+    due now to the push queue. A retry whose report would be refused now (its category withdrawn, its observation
+    grown too old) still answers the report it made.
     """
-    if submission.idempotency_key:
-        replay = _replay(submission)
-        if replay is not None:
-            return replay
     now = clock.now()
-    checked = _validate(submission, now)
-    placement = _route(submission, checked.category, now)
+    try:
+        checked = _validate(submission, now)
+        placement = _route(submission, checked.category, now)
+    except IntakeRejected:
+        replay = _replay(submission) if submission.idempotency_key else None
+        if replay is None:
+            raise
+        return replay
     unit = placement.decision.unit
     device = submission.device
     config = current_app.config
@@ -138,7 +142,10 @@ def submit_report(submission: ReportSubmission) -> IntakeResult:
         device.id if device else None, submission.lon, submission.lat, checked.category, unit.id, now,
         caps_since=tuple(now - cap.window for cap in limits.DEVICE_CAPS),
         storm_since=now - timedelta(minutes=config["STORM_WINDOW_MIN"]),
-        storm_radius_m=config["STORM_RADIUS_M"])
+        storm_radius_m=config["STORM_RADIUS_M"], idempotency_scope=submission.idempotency_scope,
+        idempotency_key=submission.idempotency_key)
+    if before.replay_report_id is not None:
+        return _replayed(submission, before.replay_request_hash, before.replay_report_id)
     if device is not None:
         limits.check_device_caps(before.device_counts, now)
     report = _report_values(submission, checked, placement, now)
@@ -271,11 +278,17 @@ def _write_and_commit(submission: ReportSubmission, checked: CheckedSubmission, 
 
 
 def _replay(submission: ReportSubmission) -> IntakeResult | None:
+    """The answer to a retry of an Idempotency-Key already used, read on its own; None when the key is new."""
     record = db.session.get(IdempotencyRecord, (submission.idempotency_scope, submission.idempotency_key))
     if record is None:
         return None
-    if record.request_hash != submission.fingerprint():
+    return _replayed(submission, record.request_hash, record.report_id)
+
+
+def _replayed(submission: ReportSubmission, request_hash: str, report_id: int) -> IntakeResult:
+    """The first report made with this Idempotency-Key; IntakeRejected when the key came with another body."""
+    if request_hash != submission.fingerprint():
         raise IntakeRejected("Cette clé d'idempotence a déjà servi pour un autre signalement.",
                              {"Idempotency-Key": ["Déjà utilisée avec un contenu différent."]})
-    report = db.session.get(Report, record.report_id)
+    report = db.session.get(Report, report_id)
     return IntakeResult(WrittenReport.of(report), False, EMERGENCY_NOTICE if report.category.emergency_hint else None)

@@ -4,8 +4,9 @@ An intake used to cost about thirteen round trips and four ORM flushes (the cate
 the report, its events, the storm count, the device's tokens, the unit for the push text, the outbox, the
 idempotency key). The rules are unchanged and still decided in Python — service.platform.limits (daily cap,
 storm), service.reports.incidents (which reports are one incident), service.followup.notifications (the outbox
-rows) — but what they need is read in one statement and what they decide is written in another, inside the one
-transaction that the commit ends.
+rows) — but what they need is read in one statement and what they decide is written in another. The write is one
+statement, atomic on its own: the mobile API runs the intake in autocommit (service.platform.database.in_autocommit),
+which spares the `BEGIN` and `COMMIT` round trips; Open311 runs it inside its request's transaction.
 """
 import json
 import re
@@ -25,8 +26,9 @@ def _compact(sql: str) -> str:
 
 # The device's reports in the windows of its two caps (a minute, a day: service.platform.limits.DEVICE_CAPS) and
 # those near this point in the storm window, its active
-# push tokens, and the most recent open report of the same category and unit within the category's duplicate
-# radius and window (the incident it joins). A report without device (Open311) counts nothing.
+# push tokens, the most recent open report of the same category and unit within the category's duplicate
+# radius and window (the incident it joins), and the report an Idempotency-Key already made, if any (a retry).
+# A report without device (Open311) counts nothing.
 _BEFORE_WRITING = text(_compact("""
     SELECT caps.in_first, caps.oldest_in_first, caps.in_second, caps.oldest_in_second,
            (SELECT count(*) FROM reports r
@@ -35,7 +37,8 @@ _BEFORE_WRITING = text(_compact("""
                              :storm_radius_m)) AS nearby_from_device,
            (SELECT array_agg(t.id ORDER BY t.id) FROM push_tokens t
             WHERE t.device_id = :device_id AND t.active) AS push_token_ids,
-           duplicate.id AS duplicate_id, duplicate.incident_id AS duplicate_incident_id
+           duplicate.id AS duplicate_id, duplicate.incident_id AS duplicate_incident_id,
+           replayed.report_id AS replay_report_id, replayed.request_hash AS replay_request_hash
     FROM (SELECT count(*) FILTER (WHERE received_at > :first_since) AS in_first,
                  min(received_at) FILTER (WHERE received_at > :first_since) AS oldest_in_first,
                  count(*) AS in_second, min(received_at) AS oldest_in_second
@@ -47,6 +50,7 @@ _BEFORE_WRITING = text(_compact("""
           AND location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
           AND ST_DWithin(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius_m)
         ORDER BY received_at DESC LIMIT 1) duplicate ON true
+    LEFT JOIN idempotency_keys replayed ON replayed.scope = :idempotency_scope AND replayed.key = :idempotency_key
 """.format(open_statuses=OPEN_STATUSES_SQL)))
 
 
@@ -58,11 +62,15 @@ class BeforeWriting:
     push_token_ids: list[int]
     duplicate_id: int | None
     duplicate_incident_id: int | None
+    # The Idempotency-Key's earlier use: the report it made and the hash of that request; None when it is new.
+    replay_report_id: int | None
+    replay_request_hash: str | None
 
 
 def read_before_writing(device_id, lon: float, lat: float, category, unit_id: int, now: datetime,
                         caps_since: tuple[datetime, datetime], storm_since: datetime,
-                        storm_radius_m: float) -> BeforeWriting:
+                        storm_radius_m: float, idempotency_scope: str | None,
+                        idempotency_key: str | None) -> BeforeWriting:
     """`caps_since`: the start of each cap's window, the shorter one first."""
     first_since, second_since = caps_since
     assert first_since >= second_since
@@ -73,10 +81,11 @@ def read_before_writing(device_id, lon: float, lat: float, category, unit_id: in
         "storm_since": storm_since,
         "storm_radius_m": storm_radius_m, "category": category.code, "unit_id": unit_id, "at": now,
         "window_min": category.duplicate_window_min, "radius_deg": radius_deg,
-        "radius_m": category.duplicate_radius_m}).one()
+        "radius_m": category.duplicate_radius_m, "idempotency_scope": idempotency_scope,
+        "idempotency_key": idempotency_key}).one()
     return BeforeWriting([(row.in_first, row.oldest_in_first), (row.in_second, row.oldest_in_second)],
                          row.nearby_from_device, row.push_token_ids or [],
-                         row.duplicate_id, row.duplicate_incident_id)
+                         row.duplicate_id, row.duplicate_incident_id, row.replay_report_id, row.replay_request_hash)
 
 
 # Every row of an intake. Data-modifying CTEs all run, whether or not the final SELECT reads them; a part with

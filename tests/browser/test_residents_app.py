@@ -281,7 +281,7 @@ def test_push_messages_become_notifications_and_a_sensitive_one_says_nothing(liv
                                                       registration["registrationId"], "data": json.dumps(payload)})
     notifications = page.evaluate("""async () => {
         const registration = await navigator.serviceWorker.ready;
-        for (let i = 0; i < 50; i++) {
+        for (let i = 0; i < 200; i++) {  // up to 20 s: a loaded machine delays the service worker's events
             const shown = await registration.getNotifications();
             if (shown.length >= 2) {
                 return shown.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url}));

@@ -5,9 +5,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
-from models import Device, IdempotencyRecord, Incident, Notification, PushToken, Report, ReportContact, ReportEvent, db
+from models import (Category, Device, IdempotencyRecord, Incident, Notification, PushToken, Report, ReportContact,
+                    ReportEvent, db)
 from service.platform import clock as service_clock
 
 NOTRE_DAME = {"lat": 48.8530, "lon": 2.3499}
@@ -186,6 +187,31 @@ def test_same_idempotency_key_with_another_body_is_refused(client):
     assert count(Report) == 1
 
 
+def test_a_retry_answers_its_report_even_when_it_would_now_be_refused(client, app):
+    """The key is looked for with the rules' read; a retry refused by validation or by the caps still gets the
+    report its first attempt made."""
+    headers, _ = register(client)
+    headers["Idempotency-Key"] = "retry-3"
+    first = client.post("/api/v1/reports", json=report_body(), headers=headers)
+    saved = app.config["REPORTS_PER_DEVICE_PER_MINUTE"]
+    app.config["REPORTS_PER_DEVICE_PER_MINUTE"] = 1
+    try:
+        at_the_cap = client.post("/api/v1/reports", json=report_body(), headers=headers)
+        over_it = client.post("/api/v1/reports", json=report_body(description="une autre"),
+                              headers={**headers, "Idempotency-Key": "retry-4"})
+    finally:
+        app.config["REPORTS_PER_DEVICE_PER_MINUTE"] = saved
+    db.session.execute(update(Category).where(Category.code == "rodeo_motorise").values(active=False))
+    withdrawn = client.post("/api/v1/reports", json=report_body(), headers=headers)
+    assert first.status_code == 201 and over_it.status_code == 429
+    for again in (at_the_cap, withdrawn):
+        assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+        assert again.json["reference"] == first.json["reference"]
+    assert client.post("/api/v1/reports", json=report_body(), headers={**headers, "Idempotency-Key": "retry-5"}
+                       ).status_code == 422  # the withdrawn category refuses a new report
+    assert count(Report) == 1
+
+
 def test_idempotency_keys_are_scoped_per_device(client):
     headers_a, _ = register(client)
     headers_b, _ = register(client)
@@ -212,6 +238,35 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_report(app, com
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Report)).scalar_one() == 1
         assert db.session.execute(select(func.count()).select_from(ReportEvent)).scalar_one() == 2
+
+
+def test_intake_runs_in_autocommit_and_hands_back_a_transactional_connection(app, committed):
+    """The intake's statements commit alone (no BEGIN/COMMIT round trips); other requests on the same pooled
+    connection are transactional again."""
+    headers, _ = register(app.test_client())
+    seen = []  # (first words of the statement, the driver connection in autocommit?)
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((" ".join(statement.split())[:30], conn.connection.dbapi_connection.autocommit))
+
+    def in_own_context(send):  # as under gunicorn: each request in an application context of its own
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(send).result()
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        created = in_own_context(
+            lambda: app.test_client().post("/api/v1/reports", json=report_body(), headers=headers))
+        intake = list(seen)
+        seen.clear()
+        registered = in_own_context(lambda: app.test_client().post("/api/v1/devices", json={"platform": "ios"}))
+        registration = list(seen)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert created.status_code == 201 and registered.status_code == 201
+    assert len(intake) >= 3 and all(autocommit for _, autocommit in intake), intake  # device, read, write
+    assert registration and not any(autocommit for _, autocommit in registration), registration
+    assert count(Report) == 1 and count(ReportEvent) == 2 and count(Notification) == 1
 
 
 def _jpeg_with_gps_exif() -> bytes:
