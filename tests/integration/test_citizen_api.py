@@ -355,6 +355,10 @@ def test_categories_and_coverage(client):
     assert coverage.json["unit"]["kind"] == "police_nationale" and coverage.json["unit"]["synthetic"] is True
     assert client.get("/api/v1/coverage?lat=46&lon=-5").status_code == 422
     assert client.get("/api/v1/coverage?lat=200&lon=2").status_code == 422
+    # A withdrawn category takes no report, so no unit is competent for it.
+    db.session.execute(update(Category).where(Category.code == "rodeo_motorise").values(active=False))
+    withdrawn = client.get("/api/v1/coverage?lat=45.7578&lon=4.8320&category=rodeo_motorise")
+    assert withdrawn.status_code == 422 and "category" in withdrawn.json["errors"]["query"]
 
 
 def test_health_and_readiness(client):
