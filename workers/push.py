@@ -2,8 +2,8 @@
 
 Never twice: a job first moves its rows to `sending` in a committed transaction (only one job can win
 that update for a row), and only then calls FCM. A row found in `sending` by anyone else is never sent
-again blindly: each thread marks its attempt in Redis just before the HTTP call, and for a row left
-`sending` by a dead worker the relay resends it only when no attempt was marked (the call never started);
+again blindly: a chunk's attempts are marked in Redis just before its HTTP calls, and for a row left
+`sending` by a dead worker the relay resends it only when no attempt was marked (no call started);
 a marked one may have reached FCM and is given up as DELIVERY_UNKNOWN (FCM v1 has no idempotency key,
 so a blind resend could show the resident the same message twice).
 
@@ -197,25 +197,38 @@ def attempt_key(notification_id: int, attempts: int) -> str:
 
 def send_all(backend: PushBackend, claims: list[Claim]) -> list[PushResult | None]:
     """One delivery attempt per claim (None where the token was retired meanwhile), several in flight."""
-    marks = get_redis()  # taken here: the sending threads have no application context
+    sendable = [c for c in claims if c.token is not None]
+    try:
+        _mark_attempts(sendable)
+    except RedisError as exc:  # nothing marked, nothing sent: safe to try again later
+        unmarked = PushResult(Outcome.RETRY, error_code="ATTEMPT_NOT_MARKED", detail=repr(exc)[:500])
+        return [unmarked if c.token is not None else None for c in claims]
 
     def attempt(claim: Claim) -> PushResult | None:
         if claim.token is None:
             return None
-        try:
-            marks.set(attempt_key(claim.id, claim.attempts), 1, ex=ATTEMPT_MARK_TTL_S)
-        except RedisError as exc:  # nothing left: safe to try again later
-            return PushResult(Outcome.RETRY, error_code="ATTEMPT_NOT_MARKED", detail=repr(exc)[:500])
         try:
             return backend.send(claim.token, claim.payload)
         except Exception as exc:  # the request may have left: recorded as unknown, never resent
             log.exception("envoi de la notification %s interrompu", claim.id)
             return PushResult(Outcome.UNKNOWN, error_code="SEND_ERROR", detail=repr(exc)[:500])
 
-    sendable = [c for c in claims if c.token is not None]
     if len(sendable) <= 1:
         return [attempt(c) for c in claims]
     return list(_executor().map(attempt, claims))
+
+
+def _mark_attempts(claims: list[Claim]) -> None:
+    """Mark the chunk's attempts in Redis, all or none (MULTI/EXEC), in one round trip just before its calls start.
+    A mark per call, set by each sending thread, cost a round trip per message and a third of a send's time as the
+    threads queued for Redis; a worker killed between this mark and its calls gives up at most a chunk of rows as
+    DELIVERY_UNKNOWN, as it would with calls in flight."""
+    if not claims:
+        return
+    marks = get_redis().pipeline()
+    for claim in claims:
+        marks.set(attempt_key(claim.id, claim.attempts), 1, ex=ATTEMPT_MARK_TTL_S)
+    marks.execute()
 
 
 def _plan(claims: list[Claim], results: list[PushResult | None]) -> tuple[list, list, list, list[str]]:

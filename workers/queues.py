@@ -31,6 +31,11 @@ def job(queue: str, timeout: int, retry: Retry | None = None, result_ttl: int = 
     return declare
 
 
+def pushes_waiting(connection: redis.Redis | None = None) -> int:
+    """Push jobs queued and not yet taken by a worker."""
+    return get_queue(PUSH, connection).count
+
+
 def get_queue(name: str, connection: redis.Redis | None = None) -> Queue:
     return Queue(name, connection=connection or get_redis())
 

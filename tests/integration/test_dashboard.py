@@ -12,6 +12,8 @@ from service.statistics.report_clocks import refresh_indicator_views
 from service.statistics.report_rows import EXPORT_COLUMNS
 from tests.integration.console_support import login, make_officer
 from tests.integration.indicator_factory import make_report
+from workers.indicators import PUSH_BACKLOG_JOBS, refresh_indicators
+from workers.queues import PUSH, get_queue
 from service.platform import clock as service_clock
 
 
@@ -182,8 +184,19 @@ def test_cached_figures_follow_each_refresh(client, two_units, redis_conn):
     assert client.get("/console/tableau-de-bord/donnees.json").get_json()["summary"]["reports"] == 4
 
 
+def test_refresh_job_steps_aside_while_pushes_are_queued_unless_the_indicators_are_late(two_units, redis_conn):
+    refresh_indicator_views()
+    for _ in range(PUSH_BACKLOG_JOBS + 1):
+        get_queue(PUSH, redis_conn).enqueue("workers.push.send_push", 0)
+    assert refresh_indicators() == {"deferred": True}
+    db.session.execute(text("UPDATE indicator_refreshes SET started_at = started_at - interval '6 minutes'"))
+    db.session.commit()
+    assert refresh_indicators()["skipped"] is False  # six minutes behind: it runs despite the queued pushes
+    redis_conn.delete(get_queue(PUSH, redis_conn).key)
+    assert refresh_indicators()["skipped"] is False
+
+
 def test_refresh_job_warms_the_default_views(client, two_units, redis_conn):
-    from workers.indicators import refresh_indicators
     make_officer("chefw@example.fr", "superviseur", two_units["parent"].code)
     result = refresh_indicators()
     assert result["warmed_views"] == 2 and not result["skipped"]

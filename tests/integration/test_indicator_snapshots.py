@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from rq.job import Job
 from sqlalchemy import func, select, update
 
 from models import Category, IndicatorSnapshot, Unit, db
@@ -18,6 +19,8 @@ from tests.integration.indicator_factory import any_unit, make_report
 from service.platform import clock as service_clock
 from service.platform.clock import PARIS
 from tests.conftest import TEST_INSTANT
+from workers.indicators import MAX_DEFERRAL, PUSH_BACKLOG_JOBS, SNAPSHOT_RETRY, store_indicator_snapshot
+from workers.queues import MAINTENANCE, PUSH, get_queue
 
 TODAY = TEST_INSTANT.astimezone(PARIS).date()
 
@@ -139,6 +142,19 @@ def test_a_supervisors_twelve_months_are_their_own_tree_computed_live(client, hi
     page = client.get(f"/console/tableau-de-bord/?start={start}&end={TODAY.isoformat()}").get_data(as_text=True)
     assert "vue longue calculée à l'avance" not in page
     assert '<span class="kpi-value">2</span><span>signalements</span>' in page
+
+
+def test_a_long_view_steps_aside_while_pushes_are_queued_unless_it_waited_long_enough(history, redis_conn):
+    view = long_views(TODAY)[0]
+    args = (view.start.isoformat(), view.end.isoformat(), view.category_code)
+    for _ in range(PUSH_BACKLOG_JOBS + 1):
+        get_queue(PUSH, redis_conn).enqueue("workers.push.send_push", 0)
+    assert store_indicator_snapshot(*args) == -1
+    scheduled = get_queue(MAINTENANCE, redis_conn).scheduled_job_registry.get_job_ids()
+    assert len(scheduled) == 1 and Job.fetch(scheduled[0], connection=redis_conn).args == (*args, 1)
+    assert db.session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 0
+    assert store_indicator_snapshot(*args, int(MAX_DEFERRAL / SNAPSHOT_RETRY)) >= 0  # waited enough: computed
+    assert db.session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 1
 
 
 def test_the_worker_computes_each_long_view_in_a_job_of_its_own(app, history, redis_conn):

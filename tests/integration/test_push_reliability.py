@@ -4,16 +4,20 @@ import threading
 import time
 
 import pytest
+import redis
 from sqlalchemy import func, select, update
 
 from models import Notification, db
 from service import create_app
 from service.followup import notifications
+from service.followup.push import Outcome, get_backend
+from service.platform.redis_client import get_redis
 from tests.factories import add_event, make_device, make_report
 from tests.fcm_server import Answer
 from tests.integration.push_fixtures import (PrivateRedis, fcm_credentials, fcm_server, push_app,  # noqa: F401
-                                             push_config, push_db, work, worker_process)
+                                             free_port, push_config, push_db, work, worker_process)
 from workers.outbox import relay
+from workers import push
 from workers.push import claim_for_sending, enqueue_sends
 from service.platform import clock as service_clock
 from service.platform.clock import PARIS
@@ -120,6 +124,24 @@ def test_a_row_claimed_by_a_worker_that_died_before_the_call_is_sent_once(push_a
     assert relay(sending_timeout_s=0).enqueued == 0
     work(push_app)
     assert len(fcm_server.sent_to("tok-claimed")) == 1
+
+
+def test_a_chunk_is_sent_only_once_its_attempts_are_marked(push_app, push_db, fcm_server, monkeypatch):
+    rows = []
+    for i in range(3):
+        report = make_report(device=make_device(tokens=(f"tok-mark-{i}",)))
+        rows += notifications.queue_for_event(report, add_event(report, "dispatched"))
+    db.session.commit()
+    claims = claim_for_sending([row.id for row in rows])
+    # Redis unreachable (nothing listens on that port): nothing marked, so nothing sent; each row a plain retry.
+    monkeypatch.setattr(push, "get_redis", lambda: redis.Redis(port=free_port(), socket_connect_timeout=1))
+    unmarked = push.send_all(get_backend(), claims)
+    assert [r.error_code for r in unmarked] == ["ATTEMPT_NOT_MARKED"] * 3 and fcm_server.messages == []
+    monkeypatch.undo()
+    sent = push.send_all(get_backend(), claims)
+    assert [r.outcome for r in sent] == [Outcome.DELIVERED] * 3 and len(fcm_server.messages) == 3
+    marks = get_redis()
+    assert all(marks.exists(push.attempt_key(c.id, c.attempts)) for c in claims)
 
 
 @pytest.mark.slow
