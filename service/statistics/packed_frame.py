@@ -11,6 +11,8 @@ service.statistics.measures, so every figure equals the per-figure SQL of servic
 A Frame may hold more reports than a view covers: each grouping's keys are -1 for the reports left out, so the
 same Frame (sorted once) serves any period, category or unit tree of the reports it holds.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -31,6 +33,11 @@ assert len(COUNTERS) <= 20, "more 0/1 counters than Frame.pattern can index: gro
 # Feedback scores, one base-(SCORE_MAX + 1) digit each in a rated report's score code.
 _SCORE_BASE = SCORE_MAX + 1
 _SCORE_CODES = _SCORE_BASE ** len(SCORES)
+# A grouping's clocks are worked side by side: NumPy's sorts and gathers, nearly all of their time, run without the
+# GIL, so a long view's computation uses the machine's cores (a national year on the 2-core development machine:
+# 325 ms one clock after the other, 297 ms side by side, medians of 10 alternated runs).
+_CLOCK_THREADS = ThreadPoolExecutor(max_workers=min(len(CLOCKS), os.cpu_count() or 1),
+                                    thread_name_prefix="proxima-percentiles")
 
 
 def _insee(key: int) -> str:
@@ -269,9 +276,11 @@ def measures(view: View, keys: np.ndarray, percentiles=CLOCKS, limit: int | None
     groups[selected] = index[keys[selected]]
     cols = _counter_sums(view.frame, groups, selected, n)
     whole = len(selected) == view.size  # every report of the view is in some group
+    wanted = [clock for clock in CLOCKS if clock in percentiles]
+    computed = dict(zip(wanted, _CLOCK_THREADS.map(
+        lambda clock: _group_percentiles(view, clock, groups, n, whole), wanted)))
     for clock in CLOCKS:
-        values = (_group_percentiles(view, clock, groups, n, whole) if clock in percentiles
-                  else [np.full(n, np.nan)] * len(PERCENTILES))
+        values = computed[clock] if clock in computed else [np.full(n, np.nan)] * len(PERCENTILES)
         for (_, suffix), value in zip(PERCENTILES, values):
             cols[f"{clock}_{suffix}"] = value
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -321,6 +330,10 @@ def _group_percentiles(view: View, clock: str, groups: np.ndarray, n_groups: int
         kept = g >= 0
         g, ordered = g[kept], ordered[kept]
     # Stable sort by group of values already in order: sorted by (group, value); only the ranks read are gathered.
+    # NumPy sorts small integers by radix, a pass per byte: a grouping of at most 256 groups (categories, weeks, hours
+    # of the week, outcomes) sorts as bytes in one pass (354 → 341 ms of CPU for a national year, medians of 10).
+    if 1 < n_groups <= 256:
+        g = g.astype(np.uint8)
     order = np.argsort(g, kind="stable") if n_groups > 1 else None
     return _interpolate(ordered, np.bincount(g, minlength=n_groups), ps, order)
 
