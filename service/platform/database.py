@@ -1,4 +1,5 @@
-"""Which database a request reads from: the primary, or the streaming replica for reads that tolerate lag.
+"""Which database a request reads from (the primary, or the streaming replica for reads that tolerate lag), and
+which requests run in autocommit (`in_autocommit`: the intake, whose write is one statement).
 
 With DATABASE_REPLICA_URL set, a view that only reads what may be seconds old (the dashboard, its report list
 and CSV export, Open311 GET) calls `read_from_replica()`: the rest of the request's reads go to the replica,
