@@ -137,7 +137,7 @@ report="$CLUSTER_DIR/demo-accounts.txt"
 dbtool pg-ping "$(primary_url)" && "$PG_BIN/psql" -X -q "$(primary_url | sed 's/+psycopg//')" \
     -c "GRANT pg_read_all_stats TO $APP_ROLE" || die "could not grant pg_read_all_stats to $APP_ROLE"
 
-# --- FCM test server, web, workers -----------------------------------------------------------------------------
+# --- FCM test server, web, workers --------------------------------------------------------------------------
 write_cluster_env
 load_cluster_env
 export PYTHONPATH="$PROJECT_ROOT" PROXIMA_ENV=development SECRET_KEY="${SECRET_KEY:-cluster-not-secret}"
@@ -198,7 +198,7 @@ cat >&2 <<BANNER
    Redis             master 127.0.0.1:$REDIS_MASTER_PORT, replica 127.0.0.1:$REDIS_REPLICA_PORT
    Sentinels         $REDIS_SENTINELS (master name $REDIS_SENTINEL_MASTER)
    RQ workers        $WORKERS (logs $CLUSTER_DIR/worker-*.log)
-   FCM test server      $FCM_ENDPOINT (accepted pushes in $FCM_RECEIVED_LOG)
+   FCM test server   $FCM_ENDPOINT (accepted pushes in $FCM_RECEIVED_LOG)
    environment       $CLUSTER_ENV
  make test-cluster runs the cluster tests; make cluster-stop stops everything.
 ================================================================================
